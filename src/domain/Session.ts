@@ -1,0 +1,92 @@
+/**
+ * The session record: its fields, its status set, and the schemas that encode it for storage and transport.
+ *
+ * Stored fields that are instants or spans use branded millisecond numbers (`EpochMillis`, `Millis`) so a record
+ * stays small in memory and encodes as plain JSON; the unit is in the brand. APIs take `Duration`s.
+ */
+import { Schema } from "effect"
+import { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
+
+/** An instant: milliseconds since the Unix epoch, read from `Clock`. */
+export const EpochMillis = Schema.Number.pipe(Schema.int(), Schema.nonNegative(), Schema.brand("EpochMillis"))
+export type EpochMillis = typeof EpochMillis.Type
+
+/** A span of time in milliseconds (a response time). */
+export const Millis = Schema.Number.pipe(Schema.finite(), Schema.nonNegative(), Schema.brand("Millis"))
+export type Millis = typeof Millis.Type
+
+/** The statuses a session can be in: two live ones and three ended ones. */
+export const SessionStatus = Schema.Literal("active", "waiting", "closed", "expired", "evicted")
+export type SessionStatus = typeof SessionStatus.Type
+
+/** The statuses of a session that has not ended. */
+export const LiveStatus = Schema.Literal("active", "waiting")
+export type LiveStatus = typeof LiveStatus.Type
+
+/** The statuses of a session that has ended; an ended session is kept as a tombstone until `retention` passes. */
+export const EndedStatus = Schema.Literal("closed", "expired", "evicted")
+export type EndedStatus = typeof EndedStatus.Type
+
+/** Every status, in a fixed order (for counts and metrics). */
+export const statuses: ReadonlyArray<SessionStatus> = SessionStatus.literals
+
+/** Whether a session in `status` has ended. */
+export const isEnded = (status: SessionStatus): status is EndedStatus =>
+  status === "closed" || status === "expired" || status === "evicted"
+
+/** Any JSON value: what a session's `data` may hold. */
+export type JsonValue = null | boolean | number | string | ReadonlyArray<JsonValue> | {
+  readonly [key: string]: JsonValue
+}
+
+/** The schema of a JSON value (finite numbers only, as JSON has no NaN or Infinity). */
+export const JsonValue: Schema.Schema<JsonValue> = Schema.Union(
+  Schema.Null,
+  Schema.Boolean,
+  Schema.Number.pipe(Schema.finite()),
+  Schema.String,
+  Schema.Array(Schema.suspend(() => JsonValue)),
+  Schema.Record({ key: Schema.String, value: Schema.suspend(() => JsonValue) })
+).annotations({ identifier: "JsonValue" })
+
+/** Why a session ended, in words ("closed by owner", "idle timeout", "max lifetime", "evicted: capacity"). */
+export const EndReason = Schema.String.pipe(Schema.maxLength(256), Schema.brand("EndReason"))
+export type EndReason = typeof EndReason.Type
+
+/**
+ * A session: a long-lived, stateful interaction that a server keeps track of.
+ *
+ * - `expiresAt` is always `min(lastActiveAt + idleTimeout, createdAt + maxLifetime)` (see `Expiry.expiresAt`).
+ * - `responseTimes` holds the last `responseTimeWindow` response times, oldest first, never more.
+ * - `version` starts at 1 and grows by one on every data or status write; activity (touch) never changes it.
+ * - `endedAt` and `endReason` are set exactly when `status` is an ended one.
+ */
+export const Session = Schema.Struct({
+  id: SessionId,
+  owner: OwnerId,
+  name: Schema.NullOr(SessionName),
+  kind: SessionKind,
+  status: SessionStatus,
+  createdAt: EpochMillis,
+  lastActiveAt: EpochMillis,
+  expiresAt: EpochMillis,
+  endedAt: Schema.NullOr(EpochMillis),
+  endReason: Schema.NullOr(EndReason),
+  messageCount: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  responseTimes: Schema.Array(Millis),
+  data: JsonValue,
+  version: Schema.Number.pipe(Schema.int(), Schema.positive())
+}).annotations({ identifier: "Session" })
+export interface Session extends Schema.Schema.Type<typeof Session> {}
+
+/** Counts of sessions by status, tombstones included. */
+export interface StatusCounts {
+  readonly active: number
+  readonly waiting: number
+  readonly closed: number
+  readonly expired: number
+  readonly evicted: number
+}
+
+/** The number of live sessions in `counts`. */
+export const liveCount = (counts: StatusCounts): number => counts.active + counts.waiting
