@@ -1,6 +1,11 @@
+import * as Path from "node:path"
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  resolve: {
+    // Examples import the package by name, as users do; tests resolve it to the sources.
+    alias: { "effect-sessions": Path.join(import.meta.dirname, "src/index.ts") }
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

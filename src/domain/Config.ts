@@ -160,11 +160,14 @@ export interface SessionsConfig {
 
 /** Configuration as a caller writes it: any subset of the fields, durations as `Duration`, milliseconds or text. */
 export type SessionsConfigInput = {
-  readonly [K in keyof Fields]?: K extends "sessionRateLimit" | "ownerRateLimit" ? Rate | string
-    : Fields[K] extends Field.ConfigField<Duration.Duration> ? Duration.DurationInput
+  readonly [K in keyof Fields]?: K extends "sessionRateLimit" | "ownerRateLimit" ? RateInput
+    : Fields[K] extends Field.ConfigField<Duration.Duration> ? Duration.DurationInput | string
     : Fields[K] extends Field.ConfigField<number> ? number | string
     : SessionsConfig[K]
 }
+
+/** A rate as a caller writes it: `"100/1s"`, or a limit and a window. */
+export type RateInput = string | { readonly limit: number; readonly window: Duration.DurationInput | string }
 
 /** The names of the settings, in the order of the config reference. */
 export const fieldNames = Object.keys(configFields) as ReadonlyArray<keyof SessionsConfig>
@@ -197,7 +200,7 @@ export const SessionsConfig: Schema.Schema<SessionsConfig, SessionsConfigInput> 
   Object.fromEntries(
     fieldNames.map((name) => {
       const field = configFields[name] as Field.ConfigField<unknown>
-      return [name, Schema.optionalWith(field.schema, { default: () => field.default })]
+      return [name, Schema.optionalWith(field.schema, { default: () => field.default, exact: true })]
     })
   )
 ).pipe(Schema.filter((config) => crossFieldIssues(config as unknown as SessionsConfig))) as unknown as Schema.Schema<

@@ -4,12 +4,18 @@
  * Stored fields that are instants or spans use branded millisecond numbers (`EpochMillis`, `Millis`) so a record
  * stays small in memory and encodes as plain JSON; the unit is in the brand. APIs take `Duration`s.
  */
-import { Schema } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
 
 /** An instant: milliseconds since the Unix epoch, read from `Clock`. */
 export const EpochMillis = Schema.Number.pipe(Schema.int(), Schema.nonNegative(), Schema.brand("EpochMillis"))
 export type EpochMillis = typeof EpochMillis.Type
+
+/** Now, as an instant, from the current `Clock` (so `TestClock` drives it). */
+export const currentEpochMillis: Effect.Effect<EpochMillis> = Effect.map(
+  Clock.currentTimeMillis,
+  (millis) => millis as EpochMillis
+)
 
 /** A span of time in milliseconds (a response time). */
 export const Millis = Schema.Number.pipe(Schema.finite(), Schema.nonNegative(), Schema.brand("Millis"))

@@ -7,11 +7,16 @@ import { Duration, Effect, Either, Exit, Layer, Option, TestClock } from "effect
 import type { EndReason, Millis } from "../../src/domain/Session.js"
 import { type Cursor, type Session, SessionStore } from "../../src/index.js"
 import { aSession, owner, policy, roomy } from "./fixtures.js"
+import { invariantCases } from "./invariants.js"
 
 type Check = Effect.Effect<void, unknown, SessionStore>
 
-/** Runs every contract case against stores built from `layer`. */
-export const sessionStoreContract = <E>(name: string, layer: Layer.Layer<SessionStore, E>) => {
+/** Runs every contract case against stores built from `layer`; `propertyRuns` sizes the random-operations case. */
+export const sessionStoreContract = <E>(
+  name: string,
+  layer: Layer.Layer<SessionStore, E>,
+  options: { readonly propertyRuns?: number } = {}
+) => {
   const test = (title: string, body: () => Check) =>
     it.effect(title, () => Effect.provide(Effect.suspend(body), Layer.fresh(layer)))
 
@@ -628,6 +633,8 @@ export const sessionStoreContract = <E>(name: string, layer: Layer.Layer<Session
           expect(more.token).toBeGreaterThan(Math.max(...tokens))
         }))
     })
+
+    invariantCases(layer, options.propertyRuns ?? 100)
 
     test("every failure is typed: no store call dies", () =>
       Effect.gen(function*() {

@@ -23,7 +23,7 @@ const describe = (value: unknown): string => {
 const codePoint = (code: number): string => `U+${code.toString(16).toUpperCase().padStart(4, "0")}`
 
 const show = (code: number): string =>
-  code >= 0x21 && code <= 0x7e ? `"${String.fromCharCode(code)}" (${codePoint(code)})` : codePoint(code)
+  code >= 0x20 && code <= 0x7e ? `"${String.fromCharCode(code)}" (${codePoint(code)})` : codePoint(code)
 
 /**
  * Why `value` breaks `rule`, in words: not a string, empty, too long (in characters), or the first character that is

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Duration } from "effect"
+import * as fc from "fast-check"
+import { type EpochMillis, expiresAt, expiryReason, isDue, type Millis, pushResponseTime } from "../../src/index.js"
+
+const policyArb = fc.record({
+  idleTimeout: fc.integer({ min: 1, max: 10 ** 9 }).map(Duration.millis),
+  maxLifetime: fc.integer({ min: 1, max: 10 ** 10 }).map(Duration.millis)
+})
+const instant = fc.integer({ min: 0, max: 4 * 10 ** 12 })
+
+describe("Expiry.expiresAt", () => {
+  it("is the earlier of the idle deadline and the absolute one", () => {
+    const policy = { idleTimeout: Duration.minutes(15), maxLifetime: Duration.hours(24) }
+    expect(expiresAt(policy, 0 as EpochMillis, 0 as EpochMillis)).toBe(15 * 60_000)
+    expect(expiresAt(policy, 0 as EpochMillis, (23 * 3_600_000 + 50 * 60_000) as EpochMillis)).toBe(24 * 3_600_000)
+  })
+
+  it.prop(
+    "never passes createdAt + maxLifetime, and activity never moves it earlier",
+    [policyArb, instant, fc.array(fc.integer({ min: 0, max: 10 ** 9 }), { maxLength: 20 })],
+    ([policy, created, gaps]) => {
+      const createdAt = created as EpochMillis
+      let last = createdAt
+      let previous = expiresAt(policy, createdAt, last)
+      for (const gap of gaps) {
+        last = (last + gap) as EpochMillis
+        const next = expiresAt(policy, createdAt, last)
+        expect(next).toBeLessThanOrEqual(createdAt + Duration.toMillis(policy.maxLifetime))
+        expect(next).toBeLessThanOrEqual(last + Duration.toMillis(policy.idleTimeout))
+        expect(next).toBeGreaterThanOrEqual(previous)
+        previous = next
+      }
+    }
+  )
+
+  it("is due exactly at expiresAt", () => {
+    expect(isDue(100 as EpochMillis, 99 as EpochMillis)).toBe(false)
+    expect(isDue(100 as EpochMillis, 100 as EpochMillis)).toBe(true)
+  })
+
+  it.prop(
+    "gives the reason that bound the expiry",
+    [policyArb, instant, fc.integer({ min: 0, max: 10 ** 10 })],
+    ([policy, created, gap]) => {
+      const createdAt = created as EpochMillis
+      const lastActiveAt = (created + gap) as EpochMillis
+      const at = expiresAt(policy, createdAt, lastActiveAt)
+      const reason = expiryReason(policy, { createdAt, lastActiveAt })
+      expect(at).toBe(
+        reason === "max lifetime"
+          ? createdAt + Duration.toMillis(policy.maxLifetime)
+          : lastActiveAt + Duration.toMillis(policy.idleTimeout)
+      )
+    }
+  )
+})
+
+describe("Activity.pushResponseTime", () => {
+  it.prop(
+    "keeps the newest responses, never more than the limit, without mutating its input",
+    [fc.array(fc.nat(), { maxLength: 300 }), fc.integer({ min: 0, max: 120 })],
+    ([times, limit]) => {
+      let window: ReadonlyArray<Millis> = []
+      for (const time of times) {
+        const before = [...window]
+        const next = pushResponseTime(window, time as Millis, limit)
+        expect(window).toEqual(before)
+        expect(next.length).toBeLessThanOrEqual(Math.max(limit, 0))
+        window = next
+      }
+      expect(window).toEqual(limit === 0 ? [] : times.slice(-limit))
+    }
+  )
+})

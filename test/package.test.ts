@@ -1,0 +1,47 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+const root = Path.resolve(import.meta.dirname, "..")
+const src = Path.join(root, "src")
+
+/** Every module reachable from `entry` by static imports, with the bare package names it imports. */
+const importGraph = (entry: string) => {
+  const files = new Set<string>()
+  const packages = new Set<string>()
+  const visit = (file: string) => {
+    if (files.has(file)) return
+    files.add(file)
+    const text = Fs.readFileSync(file, "utf8")
+    for (const [, spec] of text.matchAll(/(?:import|export)\s[^"']*?from\s+["']([^"']+)["']/g)) {
+      if (spec!.startsWith(".")) visit(Path.resolve(Path.dirname(file), spec!.replace(/\.js$/, ".ts")))
+      else packages.add(spec!.startsWith("@") ? spec!.split("/").slice(0, 2).join("/") : spec!.split("/")[0]!)
+    }
+  }
+  visit(entry)
+  return { files, packages }
+}
+
+describe("package layout", () => {
+  it("importing the core loads no database driver, platform or CLI package: only effect", () => {
+    const { files, packages } = importGraph(Path.join(src, "index.ts"))
+    expect([...packages]).toEqual(["effect"])
+    expect(files.size).toBeGreaterThan(10)
+  })
+
+  it("the domain imports only effect and itself", () => {
+    for (const file of Fs.readdirSync(Path.join(src, "domain"), { recursive: true })) {
+      if (!String(file).endsWith(".ts")) continue
+      const { files, packages } = importGraph(Path.join(src, "domain", String(file)))
+      expect([...packages].filter((p) => p !== "effect")).toEqual([])
+      for (const reached of files) expect(reached.startsWith(Path.join(src, "domain"))).toBe(true)
+    }
+  })
+
+  it("exports the core entry point as an ES module with declarations", () => {
+    const pkg = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
+    expect(pkg.type).toBe("module")
+    expect(pkg.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" })
+    expect(pkg.engines.node).toBe(">=20")
+  })
+})
