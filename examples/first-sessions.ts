@@ -39,8 +39,8 @@ export const program = Effect.gen(function*() {
 
   // Touch: one second later the session is used again, so its idle deadline moves out.
   yield* Effect.sleep("1 second")
-  const touched = yield* store.touch(session.id, policy)
-  yield* Console.log(`touched: expires at +${touched.expiresAt - now}ms`)
+  const touched = yield* store.touch(session.id)
+  yield* Console.log(`touched: expires at +${touched.session.expiresAt - now}ms`)
 
   // List: keyset pagination, filtered by owner.
   const page = yield* store.list({ owner: session.owner, limit: 10 })
@@ -48,7 +48,7 @@ export const program = Effect.gen(function*() {
 
   // Expire: after two idle seconds the session is due, and a sweep ends it.
   yield* Effect.sleep(Duration.seconds(2))
-  const expired = yield* store.expire(100, policy)
+  const expired = (yield* store.expire(100)).map((ended) => ended.session)
   const after = yield* store.get(session.id)
   yield* Console.log(`expired ${expired.length}: ${expired.map((s) => `${s.id} (${s.endReason})`).join(", ")}`)
   return { expired, after, counts: yield* store.counts }

@@ -10,7 +10,7 @@
  */
 import { Either, Schema } from "effect"
 import { InvalidTransition, SessionEnded } from "./Errors.js"
-import { expiresAt, type ExpiryPolicy } from "./Expiry.js"
+import { expiresAt, type ExpiryPolicy, limitsOf } from "./Expiry.js"
 import type { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
 import { type EpochMillis, isEnded, type JsonValue, type Session, type SessionStatus } from "./Session.js"
 
@@ -81,19 +81,24 @@ export interface NewSession {
 }
 
 /** A session as it starts: `active`, version 1, no activity yet, expiring per `policy`. */
-export const newSession = (input: NewSession): Session => ({
-  id: input.id,
-  owner: input.owner,
-  name: input.name,
-  kind: input.kind,
-  status: "active",
-  createdAt: input.now,
-  lastActiveAt: input.now,
-  expiresAt: expiresAt(input.policy, input.now, input.now),
-  endedAt: null,
-  endReason: null,
-  messageCount: 0,
-  responseTimes: [],
-  data: input.data,
-  version: 1
-})
+export const newSession = (input: NewSession): Session => {
+  const limits = { createdAt: input.now, ...limitsOf(input.policy) }
+  return {
+    id: input.id,
+    owner: input.owner,
+    name: input.name,
+    kind: input.kind,
+    status: "active",
+    createdAt: input.now,
+    lastActiveAt: input.now,
+    expiresAt: expiresAt(limits, input.now),
+    idleTimeout: limits.idleTimeout,
+    maxLifetime: limits.maxLifetime,
+    endedAt: null,
+    endReason: null,
+    messageCount: 0,
+    responseTimes: [],
+    data: input.data,
+    version: 1
+  }
+}

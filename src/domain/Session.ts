@@ -62,6 +62,8 @@ export type EndReason = typeof EndReason.Type
 /**
  * A session: a long-lived, stateful interaction that a server keeps track of.
  *
+ * - `idleTimeout` and `maxLifetime` are fixed when the session is created (from the configuration, or per session),
+ *   so a session's promise of life never changes under it and every store can tell why it expired.
  * - `expiresAt` is always `min(lastActiveAt + idleTimeout, createdAt + maxLifetime)` (see `Expiry.expiresAt`).
  * - `responseTimes` holds the last `responseTimeWindow` response times, oldest first, never more.
  * - `version` starts at 1 and grows by one on every data or status write; activity (touch) never changes it.
@@ -76,6 +78,8 @@ export const Session = Schema.Struct({
   createdAt: EpochMillis,
   lastActiveAt: EpochMillis,
   expiresAt: EpochMillis,
+  idleTimeout: Millis,
+  maxLifetime: Millis,
   endedAt: Schema.NullOr(EpochMillis),
   endReason: Schema.NullOr(EndReason),
   messageCount: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),

@@ -10,6 +10,9 @@
  *   ones, plus the domain errors each method lists. Driver errors never leak.
  * - A session is *live* while its status is `active` or `waiting`; it has *ended* when `closed`, `expired` or
  *   `evicted`, and is then kept as a tombstone until purged.
+ * - A live session is *due* once now reaches its `expiresAt`. A write to a due session that holds no unexpired lease
+ *   is not applied: the store expires the session instead and returns it so (lazy expiry), so no session outlives its
+ *   `expiresAt` by waiting for a sweep.
  */
 import { Context, type Duration, type Effect, type Option } from "effect"
 import type { CapacityPolicy } from "../domain/Config.js"
@@ -26,7 +29,6 @@ import type {
   StoreFailure,
   VersionConflict
 } from "../domain/Errors.js"
-import type { ExpiryPolicy } from "../domain/Expiry.js"
 import type { OwnerId, SessionId, SessionKind } from "../domain/Ids.js"
 import type {
   EndReason,
@@ -46,10 +48,16 @@ export interface InsertOptions {
   readonly capacityPolicy: CapacityPolicy
 }
 
+/** A session as a write left it, and the status it had before (equal to its status if that did not change). */
+export interface Transitioned {
+  readonly session: Session
+  readonly from: SessionStatus
+}
+
 /** What an insert did: the session stored, and the sessions it evicted to make room (empty under `reject`). */
 export interface Inserted {
   readonly session: Session
-  readonly evicted: ReadonlyArray<Session>
+  readonly evicted: ReadonlyArray<Transitioned>
 }
 
 /** Activity to record with a touch: messages to add and a response time for the rolling window. */
@@ -110,12 +118,20 @@ export interface Lease {
 /** The operations of a session store. */
 export interface SessionStoreShape {
   /**
+   * Whether every call completes in this process without I/O (the memory store). The manager then runs calls
+   * directly, with no timeout or retry around them: they cannot hang or fail transiently.
+   */
+  readonly inProcess: boolean
+
+  /**
    * Stores a new live session (status `active` or `waiting`, version 1). Atomically checks that the owner has no
    * other live session with the same name (`SessionNameTaken`), and that the store then holds at most `maxSessions`
    * live sessions and the owner at most `maxSessionsPerOwner` (`CapacityExceeded{scope, limit}`). Under `evict-lru`
    * it first ends (status `evicted`) the least recently active live sessions that hold no unexpired lease (the
    * owner's own when the owner limit binds), as few as make room; if none can go it fails `CapacityExceeded`. On any
-   * failure nothing changes. An id already stored fails `StoreError`.
+   * failure nothing changes. Inserting again a session already stored under its id with the same owner and
+   * `createdAt` succeeds without change (a retried insert that had landed); any other reuse of an id fails
+   * `StoreError`.
    */
   readonly insert: (
     session: Session,
@@ -129,26 +145,27 @@ export interface SessionStoreShape {
    * Applies one write: `expectedVersion` must match (`VersionConflict{expected, actual}`), `fence` must be the
    * current unexpired lease (`StaleFencingToken`), the event must be allowed (`InvalidTransition`), and an ended
    * session takes no writes (`SessionEnded`). Bumps `version` by one. Ending a session (`close`) sets `endedAt` and
-   * `endReason`, frees its name, clears its active pointer and its lease. Returns the stored result.
+   * `endReason`, frees its name, clears its active pointer and its lease. A due session is expired instead (see the
+   * module notes). Returns the stored result with the status it had before.
    */
   readonly update: (
     id: SessionId,
     write: SessionWrite
   ) => Effect.Effect<
-    Session,
+    Transitioned,
     SessionNotFound | SessionEnded | InvalidTransition | VersionConflict | StaleFencingToken | StoreFailure
   >
 
   /**
    * Records activity: `lastActiveAt` becomes now and `expiresAt` is recomputed with `Expiry.expiresAt`; `activity`
    * adds messages and a response time. Never changes `data`, `status` or `version`, so a read-heavy client never
-   * becomes a writer that conflicts. Moves the session to most recently active. Fails `SessionEnded` on a tombstone.
+   * becomes a writer that conflicts. Moves the session to most recently active. Fails `SessionEnded` on a tombstone;
+   * a due session is expired instead (see the module notes).
    */
   readonly touch: (
     id: SessionId,
-    policy: ExpiryPolicy,
     activity?: Activity
-  ) => Effect.Effect<Session, SessionNotFound | SessionEnded | StoreFailure>
+  ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | StoreFailure>
 
   /**
    * Lists sessions matching every given filter, in a stable order (insertion order), `limit` at a time. Following
@@ -170,7 +187,7 @@ export interface SessionStoreShape {
    * Ends (status `expired`, reason from `Expiry.expiryReason`) up to `limit` due sessions, earliest first, skipping
    * those that hold an unexpired lease (work in flight). Returns the sessions it ended, as stored.
    */
-  readonly expire: (limit: number, policy: ExpiryPolicy) => Effect.Effect<ReadonlyArray<Session>, StoreFailure>
+  readonly expire: (limit: number) => Effect.Effect<ReadonlyArray<Transitioned>, StoreFailure>
 
   /** Up to `limit` live sessions (of `owner`, if given), least recently active first. A query. */
   readonly leastRecentlyActive: (
@@ -219,6 +236,12 @@ export interface SessionStoreShape {
 
   /** Every lease on record, expired ones included until taken over or released, by session id. */
   readonly leases: Effect.Effect<ReadonlyArray<Lease>, StoreFailure>
+
+  /**
+   * Writes any activity the store holds in memory (stores that coalesce touches); a no-op for the others. Called by
+   * the sweeper and on shutdown.
+   */
+  readonly flush: Effect.Effect<void, StoreFailure>
 }
 
 /** The session store used by `SessionManager`. */

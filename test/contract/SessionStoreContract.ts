@@ -43,9 +43,20 @@ export const sessionStoreContract = <E>(
           const s = yield* store
           const session = yield* aSession({ data: 1 })
           yield* s.insert(session, roomy)
-          const error = yield* failure(s.insert({ ...session, data: 2 }, roomy))
+          const error = yield* failure(s.insert({ ...session, owner: owner("mallory"), data: 2 }, roomy))
           expect(error._tag).toBe("StoreError")
           expect(Option.getOrThrow(yield* s.get(session.id)).data).toBe(1)
+        }))
+
+      test("inserting the same session again (a retried insert that landed) succeeds without change", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const session = yield* aSession({ name: "once" })
+          yield* s.insert(session, roomy)
+          yield* s.update(session.id, { data: "changed" })
+          const again = yield* s.insert(session, roomy)
+          expect(again.session).toMatchObject({ id: session.id, data: "changed", version: 2 })
+          expect((yield* s.counts).active).toBe(1)
         }))
 
       test("a live name is unique per owner; other owners, unnamed and ended sessions do not conflict", () =>
@@ -124,12 +135,12 @@ export const sessionStoreContract = <E>(
           const middle = yield* aSession({ owner: "carol" })
           yield* s.insert(middle, limits)
           yield* TestClock.adjust("1 second")
-          yield* s.touch(oldest.id, policy)
+          yield* s.touch(oldest.id)
           // Global limit: the least recently active is now `leased`, which is skipped; `middle` goes.
           const first = yield* s.insert(yield* aSession({ owner: "dave" }), limits)
-          expect(first.evicted.map((x) => x.id)).toEqual([middle.id])
-          expect(first.evicted[0]).toMatchObject({ status: "evicted", version: 2 })
-          expect(first.evicted[0]!.endReason).not.toBeNull()
+          expect(first.evicted.map((x) => x.session.id)).toEqual([middle.id])
+          expect(first.evicted[0]).toMatchObject({ from: "active", session: { status: "evicted", version: 2 } })
+          expect(first.evicted[0]!.session.endReason).not.toBeNull()
           expect(Option.getOrThrow(yield* s.get(middle.id)).status).toBe("evicted")
           // Owner limit: alice has one live session; a second fits, a third evicts alice's oldest.
           yield* TestClock.adjust("1 second")
@@ -138,7 +149,7 @@ export const sessionStoreContract = <E>(
           yield* s.insert(alice2, limits)
           yield* TestClock.adjust("1 second")
           const third = yield* s.insert(yield* aSession({ owner: "alice", name: "newest" }), limits)
-          expect(third.evicted.map((x) => x.id)).toEqual([oldest.id])
+          expect(third.evicted.map((x) => x.session.id)).toEqual([oldest.id])
           const counts = yield* s.counts
           expect(counts.active).toBe(3)
           expect(counts.evicted).toBe(2)
@@ -166,11 +177,12 @@ export const sessionStoreContract = <E>(
           const s = yield* store
           const session = yield* aSession()
           yield* s.insert(session, roomy)
-          const updated = yield* s.update(session.id, { data: { turn: 1 } })
+          const { from, session: updated } = yield* s.update(session.id, { data: { turn: 1 } })
+          expect(from).toBe("active")
           expect(updated).toMatchObject({ data: { turn: 1 }, version: 2, status: "active" })
           expect(Option.getOrThrow(yield* s.get(session.id))).toEqual(updated)
           const again = yield* s.update(session.id, { data: { turn: 2 }, expectedVersion: 2 })
-          expect(again.version).toBe(3)
+          expect(again.session.version).toBe(3)
         }))
 
       test("two writers with the same expected version: exactly one wins, the other gets VersionConflict", () =>
@@ -189,7 +201,7 @@ export const sessionStoreContract = <E>(
           }
           const stored = Option.getOrThrow(yield* s.get(session.id))
           expect(stored.version).toBe(2)
-          expect(stored.data).toBe(winners[0]!.right.data)
+          expect(stored.data).toBe(winners[0]!.right.session.data)
         }))
 
       test("events follow the transition table and an ended session takes no writes", () =>
@@ -202,13 +214,20 @@ export const sessionStoreContract = <E>(
             from: "active",
             event: "resume"
           })
-          expect((yield* s.update(session.id, { event: "wait" })).status).toBe("waiting")
+          expect(yield* s.update(session.id, { event: "wait" })).toMatchObject({
+            from: "active",
+            session: { status: "waiting" }
+          })
           expect(yield* failure(s.update(session.id, { event: "wait" }))).toMatchObject({ _tag: "InvalidTransition" })
           expect((yield* s.counts).waiting).toBe(1)
-          expect((yield* s.update(session.id, { event: "resume" })).status).toBe("active")
+          expect(yield* s.update(session.id, { event: "resume" })).toMatchObject({
+            from: "waiting",
+            session: { status: "active" }
+          })
           yield* TestClock.adjust("5 seconds")
           const closed = yield* s.update(session.id, { event: "close", reason: "done" as EndReason, data: "last" })
-          expect(closed).toMatchObject({
+          expect(closed.from).toBe("active")
+          expect(closed.session).toMatchObject({
             status: "closed",
             endedAt: 5000,
             endReason: "done",
@@ -262,7 +281,8 @@ export const sessionStoreContract = <E>(
           yield* s.insert(session, roomy)
           yield* s.update(session.id, { event: "wait" })
           yield* TestClock.adjust("10 minutes")
-          const touched = yield* s.touch(session.id, policy)
+          const { from, session: touched } = yield* s.touch(session.id)
+          expect(from).toBe("waiting")
           expect(touched).toMatchObject({
             data: { keep: "me" },
             version: 2,
@@ -276,11 +296,11 @@ export const sessionStoreContract = <E>(
       test("expiresAt never passes createdAt + maxLifetime", () =>
         Effect.gen(function*() {
           const s = yield* store
-          const session = yield* aSession()
+          const session = yield* aSession({ policy: { idleTimeout: Duration.hours(20), maxLifetime: Duration.hours(24) } })
           yield* s.insert(session, roomy)
-          yield* TestClock.adjust(Duration.minutes(23 * 60 + 55))
-          const touched = yield* s.touch(session.id, policy)
-          expect(touched.expiresAt).toBe(24 * 3_600_000)
+          yield* TestClock.adjust(Duration.hours(10))
+          const touched = yield* s.touch(session.id)
+          expect(touched.session.expiresAt).toBe(24 * 3_600_000)
         }))
 
       test("activity adds messages and keeps at most `window` response times, newest last", () =>
@@ -288,11 +308,10 @@ export const sessionStoreContract = <E>(
           const s = yield* store
           const session = yield* aSession()
           yield* s.insert(session, roomy)
-          let last = session
           for (let i = 1; i <= 5; i++) {
-            last = yield* s.touch(session.id, policy, { messages: 2, responseTime: (i * 10) as Millis, window: 3 })
+            yield* s.touch(session.id, { messages: 2, responseTime: (i * 10) as Millis, window: 3 })
           }
-          last = yield* s.touch(session.id, policy, { messages: 1, responseTime: null, window: 3 })
+          const { session: last } = yield* s.touch(session.id, { messages: 1, responseTime: null, window: 3 })
           expect(last.messageCount).toBe(11)
           expect(last.responseTimes).toEqual([30, 40, 50])
           expect(last.version).toBe(1)
@@ -305,9 +324,9 @@ export const sessionStoreContract = <E>(
           const session = yield* aSession()
           yield* s.insert(session, roomy)
           yield* s.update(session.id, { event: "close" })
-          expect(yield* failure(s.touch(session.id, policy))).toMatchObject({ _tag: "SessionEnded", status: "closed" })
+          expect(yield* failure(s.touch(session.id))).toMatchObject({ _tag: "SessionEnded", status: "closed" })
           const ghost = yield* aSession()
-          expect(yield* failure(s.touch(ghost.id, policy))).toMatchObject({ _tag: "SessionNotFound" })
+          expect(yield* failure(s.touch(ghost.id))).toMatchObject({ _tag: "SessionNotFound" })
         }))
     })
 
@@ -392,7 +411,7 @@ export const sessionStoreContract = <E>(
             yield* TestClock.adjust("1 minute")
           }
           // Now 6 minutes in; sessions expire at 15, 16, ... 20 minutes. Touch #0 so it expires last (21m).
-          yield* s.touch(sessions[0]!.id, policy)
+          yield* s.touch(sessions[0]!.id)
           yield* s.update(sessions[2]!.id, { event: "close" })
           expect(yield* s.dueForExpiry(100)).toEqual([])
           yield* TestClock.adjust("11 minutes") // 17m: only #1 (16m) is due.
@@ -413,7 +432,7 @@ export const sessionStoreContract = <E>(
           yield* s.insert(session, roomy)
           yield* TestClock.adjust(Duration.millis(15 * 60_000 - 1))
           expect(yield* s.dueForExpiry(10)).toEqual([])
-          expect(yield* s.expire(10, policy)).toEqual([])
+          expect(yield* s.expire(10)).toEqual([])
           yield* TestClock.adjust(Duration.millis(1))
           expect((yield* s.dueForExpiry(10)).map((x) => x.id)).toEqual([session.id])
         }))
@@ -431,20 +450,43 @@ export const sessionStoreContract = <E>(
           yield* s.insert(c, roomy)
           yield* s.acquireLease(b.id, "worker", Duration.hours(1))
           yield* TestClock.adjust("30 minutes")
-          const ended = yield* s.expire(10, policy)
+          const ended = yield* s.expire(10)
           // c expires at 11m (its lifetime), a at 15m; b is leased.
-          expect(ended.map((x) => x.id)).toEqual([c.id, a.id])
+          expect(ended.map((x) => x.session.id)).toEqual([c.id, a.id])
+          expect(ended[0]).toMatchObject({ from: "active", session: { endReason: "max lifetime" } })
           expect(ended[1]).toMatchObject({
-            status: "expired",
-            endedAt: 31 * 60_000,
-            endReason: "idle timeout",
-            version: 2
+            from: "active",
+            session: { status: "expired", endedAt: 31 * 60_000, endReason: "idle timeout", version: 2 }
           })
           expect(Option.getOrThrow(yield* s.get(b.id)).status).toBe("active")
           expect(Option.isNone(yield* s.getActive(owner("alice")))).toBe(true)
           yield* s.insert(yield* aSession({ owner: "alice", name: "a" }), roomy)
           expect(yield* s.counts).toMatchObject({ active: 2, expired: 2 })
-          expect(yield* s.expire(10, policy)).toEqual([])
+          expect(yield* s.expire(10)).toEqual([])
+        }))
+
+      test("a write to a due session expires it instead of applying, unless the session is leased", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const plain = yield* aSession({ owner: "a", name: "x" })
+          const written = yield* aSession({ owner: "b" })
+          const leased = yield* aSession({ owner: "c" })
+          for (const x of [plain, written, leased]) yield* s.insert(x, roomy)
+          const lease = yield* s.acquireLease(leased.id, "worker", Duration.hours(1))
+          yield* TestClock.adjust("15 minutes")
+          const touched = yield* s.touch(plain.id)
+          expect(touched).toMatchObject({
+            from: "active",
+            session: { status: "expired", endReason: "idle timeout", endedAt: 15 * 60_000, lastActiveAt: 0 }
+          })
+          const updated = yield* s.update(written.id, { data: "too late" })
+          expect(updated).toMatchObject({ from: "active", session: { status: "expired", data: { messages: [] } } })
+          // Work in flight holds a lease: its session is not expired under it.
+          const kept = yield* s.update(leased.id, { data: "still working", fence: lease.token })
+          expect(kept).toMatchObject({ from: "active", session: { status: "active", data: "still working" } })
+          expect((yield* s.touch(leased.id)).session.expiresAt).toBe(30 * 60_000)
+          expect(yield* s.counts).toMatchObject({ active: 1, expired: 2 })
+          yield* s.insert(yield* aSession({ owner: "a", name: "x" }), roomy)
         }))
 
       test("a session expired by its absolute lifetime says so", () =>
@@ -453,12 +495,11 @@ export const sessionStoreContract = <E>(
           const short = { idleTimeout: Duration.minutes(15), maxLifetime: Duration.minutes(20) }
           const session = yield* aSession({ policy: short })
           yield* s.insert(session, roomy)
-          for (let i = 0; i < 3; i++) {
-            yield* TestClock.adjust("10 minutes")
-            yield* s.touch(session.id, short).pipe(Effect.ignore)
-          }
-          const [ended] = yield* s.expire(10, short)
-          expect(ended).toMatchObject({ id: session.id, endReason: "max lifetime", expiresAt: 20 * 60_000 })
+          yield* TestClock.adjust("10 minutes")
+          expect((yield* s.touch(session.id)).session.expiresAt).toBe(20 * 60_000)
+          yield* TestClock.adjust("10 minutes")
+          const [ended] = yield* s.expire(10)
+          expect(ended!.session).toMatchObject({ id: session.id, endReason: "max lifetime", expiresAt: 20 * 60_000 })
         }))
 
       test("expire respects its limit and leaves the rest for the next batch", () =>
@@ -466,9 +507,9 @@ export const sessionStoreContract = <E>(
           const s = yield* store
           for (let i = 0; i < 25; i++) yield* s.insert(yield* aSession({ owner: `o${i}` }), roomy)
           yield* TestClock.adjust("1 hour")
-          expect((yield* s.expire(10, policy)).length).toBe(10)
-          expect((yield* s.expire(10, policy)).length).toBe(10)
-          expect((yield* s.expire(10, policy)).length).toBe(5)
+          expect((yield* s.expire(10)).length).toBe(10)
+          expect((yield* s.expire(10)).length).toBe(10)
+          expect((yield* s.expire(10)).length).toBe(5)
           expect(yield* s.counts).toMatchObject({ active: 0, expired: 25 })
         }))
     })
@@ -484,7 +525,7 @@ export const sessionStoreContract = <E>(
             xs.push(x)
             yield* TestClock.adjust("1 second")
           }
-          yield* s.touch(xs[0]!.id, policy)
+          yield* s.touch(xs[0]!.id)
           yield* s.update(xs[3]!.id, { event: "close" })
           expect((yield* s.leastRecentlyActive(10)).map((x) => x.id)).toEqual([xs[1]!.id, xs[2]!.id, xs[0]!.id])
           expect((yield* s.leastRecentlyActive(1)).map((x) => x.id)).toEqual([xs[1]!.id])
@@ -496,7 +537,7 @@ export const sessionStoreContract = <E>(
           const s = yield* store
           const xs: Array<Session> = []
           for (let i = 0; i < 5; i++) {
-            const x = yield* aSession({ owner: `o${i}` })
+            const x = yield* aSession({ owner: `o${i}`, policy: { ...policy, idleTimeout: Duration.hours(2) } })
             yield* s.insert(x, roomy)
             xs.push(x)
           }
@@ -642,7 +683,7 @@ export const sessionStoreContract = <E>(
         const ghost = yield* aSession()
         const exits: ReadonlyArray<Exit.Exit<unknown, unknown>> = yield* Effect.all([
           Effect.exit(s.update(ghost.id, { event: "close" })),
-          Effect.exit(s.touch(ghost.id, policy)),
+          Effect.exit(s.touch(ghost.id)),
           Effect.exit(s.setActive(owner("x"), ghost.id)),
           Effect.exit(s.list({ limit: 1, after: "" as Cursor })),
           Effect.exit(

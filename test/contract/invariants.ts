@@ -6,7 +6,7 @@ import { expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, Layer, Option, TestClock } from "effect"
 import * as fc from "fast-check"
 import { type Cursor, isEnded, type OwnerId, type Session, SessionStore } from "../../src/index.js"
-import { aSession, policy } from "./fixtures.js"
+import { aSession } from "./fixtures.js"
 
 type Command =
   | { readonly op: "insert"; readonly owner: number; readonly name: number | null; readonly evict: boolean }
@@ -90,7 +90,7 @@ const run = (commands: ReadonlyArray<Command>) =>
           break
         }
         case "touch":
-          yield* on(c.pick, (id) => store.touch(id, policy))
+          yield* on(c.pick, (id) => store.touch(id))
           break
         case "event":
           yield* on(c.pick, (id) => store.update(id, { event: c.event }))
@@ -105,9 +105,11 @@ const run = (commands: ReadonlyArray<Command>) =>
           break
         case "expire": {
           const now = yield* Clock.currentTimeMillis
-          for (const ended of yield* store.expire(c.limit, policy)) {
-            expect(ended.status).toBe("expired")
-            expect(ended.endedAt).toBe(now)
+          for (const ended of yield* store.expire(c.limit)) {
+            expect(ended.session.status).toBe("expired")
+            expect(ended.session.endedAt).toBe(now)
+            expect(ended.session.expiresAt).toBeLessThanOrEqual(now)
+            expect(["active", "waiting"]).toContain(ended.from)
           }
           break
         }

@@ -1,7 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration } from "effect"
 import * as fc from "fast-check"
-import { type EpochMillis, expiresAt, expiryReason, isDue, type Millis, pushResponseTime } from "../../src/index.js"
+import {
+  type EpochMillis,
+  expiresAt,
+  type ExpiryPolicy,
+  expiryReason,
+  isDue,
+  limitsOf,
+  type Millis,
+  pushResponseTime
+} from "../../src/index.js"
+
+const at = (policy: ExpiryPolicy, createdAt: number, lastActiveAt: number) =>
+  expiresAt({ createdAt: createdAt as EpochMillis, ...limitsOf(policy) }, lastActiveAt as EpochMillis)
 
 const policyArb = fc.record({
   idleTimeout: fc.integer({ min: 1, max: 10 ** 9 }).map(Duration.millis),
@@ -12,8 +24,8 @@ const instant = fc.integer({ min: 0, max: 4 * 10 ** 12 })
 describe("Expiry.expiresAt", () => {
   it("is the earlier of the idle deadline and the absolute one", () => {
     const policy = { idleTimeout: Duration.minutes(15), maxLifetime: Duration.hours(24) }
-    expect(expiresAt(policy, 0 as EpochMillis, 0 as EpochMillis)).toBe(15 * 60_000)
-    expect(expiresAt(policy, 0 as EpochMillis, (23 * 3_600_000 + 50 * 60_000) as EpochMillis)).toBe(24 * 3_600_000)
+    expect(at(policy, 0, 0)).toBe(15 * 60_000)
+    expect(at(policy, 0, 23 * 3_600_000 + 50 * 60_000)).toBe(24 * 3_600_000)
   })
 
   it.prop(
@@ -22,10 +34,10 @@ describe("Expiry.expiresAt", () => {
     ([policy, created, gaps]) => {
       const createdAt = created as EpochMillis
       let last = createdAt
-      let previous = expiresAt(policy, createdAt, last)
+      let previous = at(policy, createdAt, last)
       for (const gap of gaps) {
         last = (last + gap) as EpochMillis
-        const next = expiresAt(policy, createdAt, last)
+        const next = at(policy, createdAt, last)
         expect(next).toBeLessThanOrEqual(createdAt + Duration.toMillis(policy.maxLifetime))
         expect(next).toBeLessThanOrEqual(last + Duration.toMillis(policy.idleTimeout))
         expect(next).toBeGreaterThanOrEqual(previous)
@@ -45,9 +57,9 @@ describe("Expiry.expiresAt", () => {
     ([policy, created, gap]) => {
       const createdAt = created as EpochMillis
       const lastActiveAt = (created + gap) as EpochMillis
-      const at = expiresAt(policy, createdAt, lastActiveAt)
-      const reason = expiryReason(policy, { createdAt, lastActiveAt })
-      expect(at).toBe(
+      const when = at(policy, createdAt, lastActiveAt)
+      const reason = expiryReason({ createdAt, lastActiveAt, ...limitsOf(policy) })
+      expect(when).toBe(
         reason === "max lifetime"
           ? createdAt + Duration.toMillis(policy.maxLifetime)
           : lastActiveAt + Duration.toMillis(policy.idleTimeout)

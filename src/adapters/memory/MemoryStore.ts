@@ -16,14 +16,15 @@ import { MemoryState } from "./internal/MemoryState.js"
 export const make: Effect.Effect<SessionStoreShape> = Effect.map(Effect.clock, (clock) => {
   const state = new MemoryState(() => clock.unsafeCurrentTimeMillis() as EpochMillis)
   return {
+    inProcess: true,
     insert: (session, options) => Effect.suspend(() => state.insert(session, options)),
     get: (id) => Effect.sync(() => state.get(id)),
     update: (id, write) => Effect.suspend(() => state.update(id, write)),
-    touch: (id, policy, activity) => Effect.suspend(() => state.touch(id, policy, activity)),
+    touch: (id, activity) => Effect.suspend(() => state.touch(id, activity)),
     list: (query) => Effect.suspend(() => state.list(query)),
     counts: Effect.sync(() => state.counts()),
     dueForExpiry: (limit) => Effect.sync(() => state.dueForExpiry(limit)),
-    expire: (limit, policy) => Effect.sync(() => state.expire(limit, policy)),
+    expire: (limit) => Effect.sync(() => state.expire(limit)),
     leastRecentlyActive: (limit, owner) => Effect.sync(() => state.leastRecentlyActive(limit, owner)),
     purge: (retention, limit) => Effect.sync(() => state.purge(retention, limit)),
     setActive: (owner, id) => Effect.suspend(() => state.setActive(owner, id)),
@@ -31,7 +32,8 @@ export const make: Effect.Effect<SessionStoreShape> = Effect.map(Effect.clock, (
     acquireLease: (id, holder, ttl) => Effect.suspend(() => state.acquireLease(id, holder, ttl)),
     renewLease: (lease, ttl) => Effect.suspend(() => state.renewLease(lease, ttl)),
     releaseLease: (lease) => Effect.sync(() => state.releaseLease(lease)),
-    leases: Effect.sync(() => state.leases())
+    leases: Effect.sync(() => state.leases()),
+    flush: Effect.void
   }
 })
 

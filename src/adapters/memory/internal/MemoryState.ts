@@ -16,7 +16,7 @@ import {
   StoreError,
   VersionConflict
 } from "../../../domain/Errors.js"
-import { expiresAt, type ExpiryPolicy, expiryReason } from "../../../domain/Expiry.js"
+import { expiresAt, expiryReason } from "../../../domain/Expiry.js"
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { transition } from "../../../domain/Lifecycle.js"
 import {
@@ -36,7 +36,8 @@ import type {
   Lease,
   ListQuery,
   Page,
-  SessionWrite
+  SessionWrite,
+  Transitioned
 } from "../../../services/SessionStore.js"
 import { MinHeap } from "./MinHeap.js"
 import { Recency, type RecencyNode } from "./Recency.js"
@@ -107,8 +108,11 @@ export class MemoryState {
     session: Session,
     options: InsertOptions
   ): Either.Either<Inserted, SessionNameTaken | CapacityExceeded | StoreError> {
-    if (this.byId.has(session.id)) {
-      return Either.left(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
+    const existing = this.byId.get(session.id)
+    if (existing !== undefined) {
+      return existing.session.owner === session.owner && existing.session.createdAt === session.createdAt
+        ? Either.right({ session: existing.session, evicted: [] })
+        : Either.left(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
     }
     const owner = this.owners.get(session.owner)
     if (session.name !== null && owner?.names.has(session.name)) {
@@ -127,7 +131,7 @@ export class MemoryState {
       return Either.left(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
     }
     const now = this.now()
-    const evicted: Array<Session> = []
+    const evicted: Array<Transitioned> = []
     for (const victim of ownerVictims) {
       evicted.push(this.end(victim, "evicted", "evicted: owner capacity" as EndReason, now))
     }
@@ -144,12 +148,16 @@ export class MemoryState {
   update(
     id: SessionId,
     write: SessionWrite
-  ): Either.Either<Session, SessionNotFound | SessionEnded | VersionConflict | StaleFencingToken | InvalidTransition> {
+  ): Either.Either<
+    Transitioned,
+    SessionNotFound | SessionEnded | VersionConflict | StaleFencingToken | InvalidTransition
+  > {
     const entry = this.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
     const current = entry.session
     if (isEnded(current.status)) return Either.left(new SessionEnded({ id, status: current.status }))
     const now = this.now()
+    if (this.lapsed(entry, now)) return Either.right(this.expireEntry(entry, now))
     if (write.fence !== undefined && !this.holds(entry, write.fence, now)) {
       return Either.left(new StaleFencingToken({ id, token: write.fence }))
     }
@@ -172,26 +180,23 @@ export class MemoryState {
       this.statusCounts[status]++
     }
     entry.session = { ...current, status, data, version: current.version + 1 }
-    return Either.right(entry.session)
+    return Either.right({ session: entry.session, from: current.status })
   }
 
-  touch(
-    id: SessionId,
-    policy: ExpiryPolicy,
-    activity?: Activity
-  ): Either.Either<Session, SessionNotFound | SessionEnded> {
+  touch(id: SessionId, activity?: Activity): Either.Either<Transitioned, SessionNotFound | SessionEnded> {
     const entry = this.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
     const current = entry.session
     if (isEnded(current.status)) return Either.left(new SessionEnded({ id, status: current.status }))
     const now = this.now()
+    if (this.lapsed(entry, now)) return Either.right(this.expireEntry(entry, now))
     const lastActiveAt = now > current.lastActiveAt ? now : current.lastActiveAt
     const next: Session = activity === undefined
-      ? { ...current, lastActiveAt, expiresAt: expiresAt(policy, current.createdAt, lastActiveAt) }
+      ? { ...current, lastActiveAt, expiresAt: expiresAt(current, lastActiveAt) }
       : {
         ...current,
         lastActiveAt,
-        expiresAt: expiresAt(policy, current.createdAt, lastActiveAt),
+        expiresAt: expiresAt(current, lastActiveAt),
         messageCount: current.messageCount + activity.messages,
         responseTimes: activity.responseTime === null
           ? current.responseTimes
@@ -201,7 +206,7 @@ export class MemoryState {
     // The heap node keeps its (earlier) key and is re-keyed when it surfaces; only an earlier expiry needs a push.
     if (next.expiresAt < entry.heapKey) this.schedule(entry, next.expiresAt)
     this.recency.use(entry)
-    return Either.right(next)
+    return Either.right({ session: next, from: current.status })
   }
 
   list(query: ListQuery): Either.Either<Page, InvalidInput> {
@@ -243,7 +248,7 @@ export class MemoryState {
     return due.map((entry) => entry.session)
   }
 
-  expire(limit: number, policy: ExpiryPolicy): ReadonlyArray<Session> {
+  expire(limit: number): ReadonlyArray<Transitioned> {
     const now = this.now()
     const kept: Array<Entry> = []
     const due = this.popDue(limit, (entry) => {
@@ -252,7 +257,7 @@ export class MemoryState {
       return false
     })
     for (const entry of kept) this.schedule(entry, entry.heapKey)
-    return due.map((entry) => this.end(entry, "expired", expiryReason(policy, entry.session) as EndReason, now))
+    return due.map((entry) => this.expireEntry(entry, now))
   }
 
   leastRecentlyActive(limit: number, owner?: OwnerId): ReadonlyArray<Session> {
@@ -354,6 +359,15 @@ export class MemoryState {
     return entry.lease !== null && entry.lease.expiresAt > now
   }
 
+  /** Whether a live entry is due and holds no unexpired lease, so a write to it expires it instead. */
+  private lapsed(entry: Entry, now: number): boolean {
+    return entry.session.expiresAt <= now && !this.leaseLive(entry, now)
+  }
+
+  private expireEntry(entry: Entry, now: EpochMillis): Transitioned {
+    return this.end(entry, "expired", expiryReason(entry.session) as EndReason, now)
+  }
+
   private dropLease(entry: Entry): void {
     entry.lease = null
     this.leased.delete(entry.session.id)
@@ -388,7 +402,7 @@ export class MemoryState {
   }
 
   /** Ends a live entry: status, tombstone queue, and every live-only index. */
-  private end(entry: Entry, status: EndedStatus, reason: EndReason, now: EpochMillis): Session {
+  private end(entry: Entry, status: EndedStatus, reason: EndReason, now: EpochMillis): Transitioned {
     const current = entry.session
     const owner = this.owners.get(current.owner)!
     if (current.name !== null && owner.names.get(current.name) === entry) owner.names.delete(current.name)
@@ -401,7 +415,7 @@ export class MemoryState {
     if (entry.lease !== null) this.dropLease(entry)
     entry.session = { ...current, status, endedAt: now, endReason: reason, version: current.version + 1 }
     this.tombstones.push(now, entry)
-    return entry.session
+    return { session: entry.session, from: current.status }
   }
 
   /** Deletes a tombstone from every index. */
