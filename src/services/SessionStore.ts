@@ -60,8 +60,8 @@ export interface Inserted {
   readonly evicted: ReadonlyArray<Transitioned>
 }
 
-/** Activity to record with a touch: messages to add and a response time for the rolling window. */
-export interface Activity {
+/** ActivityRecord to record with a touch: messages to add and a response time for the rolling window. */
+export interface ActivityRecord {
   readonly messages: number
   readonly responseTime: Millis | null
   /** The window's length (`responseTimeWindow`); the store keeps at most this many response times. */
@@ -164,7 +164,7 @@ export interface SessionStoreShape {
    */
   readonly touch: (
     id: SessionId,
-    activity?: Activity
+    activity?: ActivityRecord
   ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | StoreFailure>
 
   /**

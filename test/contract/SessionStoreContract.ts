@@ -296,7 +296,9 @@ export const sessionStoreContract = <E>(
       test("expiresAt never passes createdAt + maxLifetime", () =>
         Effect.gen(function*() {
           const s = yield* store
-          const session = yield* aSession({ policy: { idleTimeout: Duration.hours(20), maxLifetime: Duration.hours(24) } })
+          const session = yield* aSession({
+            policy: { idleTimeout: Duration.hours(20), maxLifetime: Duration.hours(24) }
+          })
           yield* s.insert(session, roomy)
           yield* TestClock.adjust(Duration.hours(10))
           const touched = yield* s.touch(session.id)

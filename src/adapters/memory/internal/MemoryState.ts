@@ -29,7 +29,7 @@ import {
   type StatusCounts
 } from "../../../domain/Session.js"
 import type {
-  Activity,
+  ActivityRecord,
   Cursor,
   Inserted,
   InsertOptions,
@@ -183,7 +183,7 @@ export class MemoryState {
     return Either.right({ session: entry.session, from: current.status })
   }
 
-  touch(id: SessionId, activity?: Activity): Either.Either<Transitioned, SessionNotFound | SessionEnded> {
+  touch(id: SessionId, activity?: ActivityRecord): Either.Either<Transitioned, SessionNotFound | SessionEnded> {
     const entry = this.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
     const current = entry.session

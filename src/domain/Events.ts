@@ -1,0 +1,63 @@
+/**
+ * What happens to sessions, as events: a `SessionEvent` union with sequence numbers, and `EventsMissed`, which a
+ * subscriber receives in place of events it fell too far behind to get.
+ */
+import { Schema } from "effect"
+import { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
+import { EndReason, EpochMillis, LiveStatus } from "./Session.js"
+
+const common = {
+  /** Position in the manager's event sequence: 1, 2, 3, ... with no gaps. */
+  seq: Schema.Number,
+  at: EpochMillis,
+  id: SessionId,
+  owner: OwnerId
+}
+
+/** A session was created. */
+export const Created = Schema.TaggedStruct("Created", {
+  ...common,
+  name: Schema.NullOr(SessionName),
+  kind: SessionKind,
+  expiresAt: EpochMillis
+})
+
+/** A live session moved between `active` and `waiting`. */
+export const StatusChanged = Schema.TaggedStruct("StatusChanged", { ...common, from: LiveStatus, to: LiveStatus })
+
+/** A session was touched or had activity recorded; it now expires at `expiresAt`. */
+export const Activity = Schema.TaggedStruct("Activity", {
+  ...common,
+  messageCount: Schema.Number,
+  expiresAt: EpochMillis
+})
+
+/** A session's data was written; it is now at `version`. */
+export const Updated = Schema.TaggedStruct("Updated", { ...common, version: Schema.Number })
+
+/** A session was closed by its owner or an operator. */
+export const Closed = Schema.TaggedStruct("Closed", { ...common, from: LiveStatus, reason: EndReason })
+
+/** A session expired (idle timeout or max lifetime). */
+export const Expired = Schema.TaggedStruct("Expired", { ...common, from: LiveStatus, reason: EndReason })
+
+/** A session was evicted to make room for a new one. */
+export const Evicted = Schema.TaggedStruct("Evicted", { ...common, from: LiveStatus, reason: EndReason })
+
+/** A session became its owner's active one, replacing `previous` (if any). */
+export const Activated = Schema.TaggedStruct("Activated", { ...common, previous: Schema.NullOr(SessionId) })
+
+/** Everything the manager publishes about sessions. */
+export const SessionEvent = Schema.Union(Created, StatusChanged, Activity, Updated, Closed, Expired, Evicted, Activated)
+export type SessionEvent = typeof SessionEvent.Type
+
+/**
+ * In a subscription, in place of `count` events (sequence numbers `from` to `from + count - 1`) that the subscriber
+ * fell too far behind to receive: the bounded buffer had already dropped them.
+ */
+export const EventsMissed = Schema.TaggedStruct("EventsMissed", { from: Schema.Number, count: Schema.Number })
+export type EventsMissed = typeof EventsMissed.Type
+
+/** What a subscription yields: events in sequence order, with a gap marker wherever events were dropped. */
+export const SubscriptionItem = Schema.Union(SessionEvent, EventsMissed)
+export type SubscriptionItem = typeof SubscriptionItem.Type

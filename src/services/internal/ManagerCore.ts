@@ -1,0 +1,206 @@
+/**
+ * The manager's state and the bookkeeping every operation shares: admission (shutdown, validation, rate limits,
+ * owner scope), and turning what the store did into events, metrics and results.
+ */
+import { type Clock, Deferred, Duration, Effect, Either, FiberId, FiberRef, GlobalValue, Option } from "effect"
+import type { SessionsConfig } from "../../domain/Config.js"
+import {
+  type CorruptRecord,
+  type InvalidInput,
+  RateLimited,
+  SessionEnded,
+  SessionNotFound,
+  ShuttingDown,
+  type StoreFailure
+} from "../../domain/Errors.js"
+import type { SessionEvent } from "../../domain/Events.js"
+import { type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
+import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
+import type { AsOwner } from "../SessionManager.js"
+import type { Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
+import { EventLog, type UnnumberedEvent } from "./EventLog.js"
+import { KeyedLocks } from "./KeyedLocks.js"
+import { ManagerMetrics, metrics } from "./Metrics.js"
+import { TokenBuckets } from "./RateLimiter.js"
+
+/** The leases the current fiber holds through `withSession`, by session id (inherited by the fibers it forks). */
+export const heldLeases = GlobalValue.globalValue(
+  Symbol.for("effect-sessions/heldLeases"),
+  () => FiberRef.unsafeMake<ReadonlyMap<string, Lease>>(new Map())
+)
+
+/** A failed admission, or the validated id. */
+type Admitted<A> = Either.Either<A, InvalidInput | ShuttingDown | RateLimited>
+
+/** Shared state and helpers of one manager. */
+export class ManagerCore {
+  readonly locks = new KeyedLocks()
+  readonly sessionLimits: TokenBuckets
+  readonly ownerLimits: TokenBuckets
+  readonly log: EventLog
+  readonly meter: ManagerMetrics
+  closing = false
+  inFlight = 0
+  sweepRuns = 0
+  sweepFailures = 0
+  /** Completed when shutdown has begun and no `withSession` work is left. */
+  readonly drained = Deferred.unsafeMake<void>(FiberId.none)
+  /** Completed at the shutdown deadline: in-flight work still running is interrupted. */
+  readonly abort = Deferred.unsafeMake<void>(FiberId.none)
+
+  constructor(
+    readonly config: SessionsConfig,
+    readonly store: SessionStoreShape,
+    readonly clock: Clock.Clock,
+    readonly node: string,
+    meter: ManagerMetrics
+  ) {
+    this.meter = meter
+    const now = () => clock.unsafeCurrentTimeMillis()
+    this.sessionLimits = new TokenBuckets(config.sessionRateLimit, config.rateLimitKeys, now)
+    this.ownerLimits = new TokenBuckets(config.ownerRateLimit, config.rateLimitKeys, now)
+    this.log = new EventLog(config.eventBuffer, (count) => meter.count(metrics.eventsDropped, count))
+  }
+
+  now(): EpochMillis {
+    return this.clock.unsafeCurrentTimeMillis() as EpochMillis
+  }
+
+  /**
+   * Runs `f` with the validated id if the call on this session is admitted: a well-formed id, a token from the
+   * session's bucket, and not shutting down, unless the call comes from work already in flight on this session
+   * (inside its `withSession`), which may finish what it is doing.
+   */
+  admitted<A, E, R>(
+    raw: unknown,
+    f: (id: SessionId) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
+    if (this.closing) {
+      const id = validateSessionId(raw)
+      if (Either.isLeft(id)) return Effect.fail(id.left)
+      return Effect.flatMap(
+        FiberRef.get(heldLeases),
+        (held): Effect.Effect<A, E | ShuttingDown, R> =>
+          held.has(id.right) ? f(id.right) : Effect.fail(new ShuttingDown())
+      )
+    }
+    const id = validateSessionId(raw)
+    if (Either.isLeft(id)) return Effect.fail(id.left)
+    const limited = this.limit(this.sessionLimits, "session", id.right)
+    return Either.isLeft(limited) ? Effect.fail(limited.left) : f(id.right)
+  }
+
+  /** Admits a call on behalf of an owner: a well-formed owner id and a token from the owner's bucket. */
+  admitOwner(raw: unknown): Admitted<OwnerId> {
+    if (this.closing) return Either.left(new ShuttingDown())
+    const owner = validateOwnerId(raw)
+    if (Either.isLeft(owner)) return owner
+    return this.limit(this.ownerLimits, "owner", owner.right)
+  }
+
+  private limit<K extends string>(buckets: TokenBuckets, kind: string, key: K): Admitted<K> {
+    const wait = buckets.take(key)
+    if (wait === 0) return Either.right(key)
+    this.meter.count(metrics.rateLimited)
+    return Either.left(new RateLimited({ key: `${kind}:${key}`, retryAfter: Duration.millis(wait) }))
+  }
+
+  /**
+   * Checks that the session belongs to the scope's owner, if the call is scoped: another owner's session answers
+   * `SessionNotFound`, like a missing one.
+   */
+  owned(
+    id: SessionId,
+    scope: AsOwner | undefined
+  ): Effect.Effect<void, SessionNotFound | InvalidInput | ShuttingDown | RateLimited | StoreFailure | CorruptRecord> {
+    if (scope?.owner === undefined) return Effect.void
+    const owner = validateOwnerId(scope.owner)
+    if (Either.isLeft(owner)) return Effect.fail(owner.left)
+    return Effect.flatMap(this.store.get(id), (found) =>
+      Option.isSome(found) && found.value.owner === owner.right
+        ? Effect.void
+        : Effect.fail(new SessionNotFound({ id })))
+  }
+
+  /** The lease the current fiber holds on `id` through `withSession`, if any. */
+  held(id: SessionId): Effect.Effect<Lease | undefined> {
+    return Effect.map(FiberRef.get(heldLeases), (leases) => leases.get(id))
+  }
+
+  publish(event: UnnumberedEvent): SessionEvent {
+    return this.log.publish(event)
+  }
+
+  /** Records a session that a store call ended: metrics, gauge and its event. */
+  ended(t: Transitioned): void {
+    const s = t.session
+    if (!isEnded(s.status) || isEnded(t.from)) return
+    this.meter.moved(t.from, s.status)
+    const reason = s.endReason ?? (s.status as EndReason)
+    const base = { at: s.endedAt ?? this.now(), id: s.id, owner: s.owner, from: t.from, reason }
+    switch (s.status) {
+      case "expired":
+        this.meter.count(metrics.expired)
+        this.publish({ _tag: "Expired", ...base })
+        break
+      case "evicted":
+        this.meter.count(metrics.evicted)
+        this.publish({ _tag: "Evicted", ...base })
+        break
+      case "closed":
+        this.meter.count(metrics.closed)
+        this.publish({ _tag: "Closed", ...base })
+        break
+    }
+  }
+
+  /**
+   * The result of a touch: the session, or `SessionEnded{expired}` when the store found it past its `expiresAt` and
+   * expired it instead.
+   */
+  afterActivity(t: Transitioned): Effect.Effect<Session, SessionEnded> {
+    const s = t.session
+    if (isEnded(s.status)) {
+      this.ended(t)
+      return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
+    }
+    this.publish({
+      _tag: "Activity",
+      at: s.lastActiveAt,
+      id: s.id,
+      owner: s.owner,
+      messageCount: s.messageCount,
+      expiresAt: s.expiresAt
+    })
+    return Effect.succeed(s)
+  }
+
+  /** The result of a status or data write, with its event. A write that found the session due fails `SessionEnded`. */
+  afterWrite(t: Transitioned, dataWritten: boolean): Effect.Effect<Session, SessionEnded> {
+    const s = t.session
+    if (s.status === "expired") {
+      this.ended(t)
+      return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
+    }
+    const at = this.now()
+    if (isEnded(s.status)) this.ended(t)
+    else if (s.status !== t.from && !isEnded(t.from)) {
+      this.meter.moved(t.from, s.status)
+      this.publish({ _tag: "StatusChanged", at, id: s.id, owner: s.owner, from: t.from, to: s.status })
+    }
+    if (dataWritten && !isEnded(s.status)) {
+      this.publish({ _tag: "Updated", at, id: s.id, owner: s.owner, version: s.version })
+    }
+    return Effect.succeed(s)
+  }
+
+  /** Counts a `withSession` call in and out, completing `drained` when shutdown waits for the last one. */
+  enter(): void {
+    this.inFlight++
+  }
+
+  leave(): void {
+    this.inFlight--
+    if (this.closing && this.inFlight === 0) Deferred.unsafeDone(this.drained, Effect.void)
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Every call the manager makes to a store that does I/O goes through here: a deadline (`storeTimeout`), the one retry
+ * policy for transient failures (`StoreUnavailable`), a span and a latency sample. Stores that run in process are used
+ * as they are: their calls cannot hang or fail transiently, and wrapping them would only cost time.
+ */
+import { Clock, Effect, Schedule } from "effect"
+import type { SessionsConfig } from "../../domain/Config.js"
+import { formatDuration } from "../../domain/Config.js"
+import { StoreUnavailable } from "../../domain/Errors.js"
+import type { SessionStoreShape } from "../SessionStore.js"
+import { type ManagerMetrics, metrics } from "./Metrics.js"
+
+/**
+ * The retry policy for transient store failures: exponential from `retryBase` by `retryFactor`, each delay jittered
+ * (between 80% and 120%), at most `retryMaxAttempts` attempts in all.
+ */
+export const retryPolicy = (config: SessionsConfig): Schedule.Schedule<unknown, unknown> =>
+  Schedule.exponential(config.retryBase, config.retryFactor).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(config.retryMaxAttempts - 1))
+  )
+
+const isTransient = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "StoreUnavailable"
+
+/** Wraps `store` so each call has a deadline, retries, a span and a latency sample; in-process stores are returned as is. */
+export const guardStore = (
+  store: SessionStoreShape,
+  config: SessionsConfig,
+  meter: ManagerMetrics
+): SessionStoreShape => {
+  if (store.inProcess) return store
+  const schedule = retryPolicy(config)
+  const deadline = config.storeTimeout
+  const guard = <A, E, R>(
+    operation: string,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | StoreUnavailable, R> =>
+    Effect.suspend(() => {
+      let attempts = 0
+      const labels = meter.labels({ op: operation })
+      const attempt = Effect.suspend(() => {
+        attempts++
+        return Effect.timeoutFail(effect, {
+          duration: deadline,
+          onTimeout: () => new StoreUnavailable({ operation, reason: `no answer within ${formatDuration(deadline)}` })
+        })
+      })
+      return Effect.flatMap(Clock.currentTimeMillis, (start) =>
+        attempt.pipe(
+          Effect.retry({ schedule, while: isTransient }),
+          Effect.ensuring(Effect.flatMap(Clock.currentTimeMillis, (end) =>
+            Effect.sync(() => {
+              meter.count(metrics.retries, attempts - 1)
+              meter.observe(metrics.storeLatency, end - start, labels)
+            }))),
+          Effect.withSpan(`SessionStore.${operation}`)
+        ))
+    })
+  return {
+    inProcess: false,
+    insert: (session, options) => guard("insert", store.insert(session, options)),
+    get: (id) => guard("get", store.get(id)),
+    update: (id, write) => guard("update", store.update(id, write)),
+    touch: (id, activity) => guard("touch", store.touch(id, activity)),
+    list: (query) => guard("list", store.list(query)),
+    counts: guard("counts", store.counts),
+    dueForExpiry: (limit) => guard("dueForExpiry", store.dueForExpiry(limit)),
+    expire: (limit) => guard("expire", store.expire(limit)),
+    leastRecentlyActive: (limit, owner) => guard("leastRecentlyActive", store.leastRecentlyActive(limit, owner)),
+    purge: (retention, limit) => guard("purge", store.purge(retention, limit)),
+    setActive: (owner, id) => guard("setActive", store.setActive(owner, id)),
+    getActive: (owner) => guard("getActive", store.getActive(owner)),
+    acquireLease: (id, holder, ttl) => guard("acquireLease", store.acquireLease(id, holder, ttl)),
+    renewLease: (lease, ttl) => guard("renewLease", store.renewLease(lease, ttl)),
+    releaseLease: (lease) => guard("releaseLease", store.releaseLease(lease)),
+    leases: guard("leases", store.leases),
+    flush: guard("flush", store.flush)
+  }
+}

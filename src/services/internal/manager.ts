@@ -1,0 +1,254 @@
+/**
+ * Builds a `SessionManager`: its state, the guarded store, the sweeper fiber, the shutdown finalizer, and the
+ * operations that need no exclusive permit.
+ */
+import { Deferred, Effect, Either, Fiber, Option } from "effect"
+import type { SessionsConfig } from "../../domain/Config.js"
+import { validateData } from "../../domain/Data.js"
+import { SessionNotFound, ShuttingDown } from "../../domain/Errors.js"
+import {
+  defaultKind,
+  makeSessionId,
+  type SessionName,
+  validateSessionKind,
+  validateSessionName
+} from "../../domain/Ids.js"
+import { newSession } from "../../domain/Lifecycle.js"
+import { type EndReason, liveCount, statuses } from "../../domain/Session.js"
+import type { AsOwner, ManagerOptions, SessionManagerShape } from "../SessionManager.js"
+import { type Cursor, SessionStore } from "../SessionStore.js"
+import { exclusiveWrite, withSession } from "./exclusive.js"
+import { activityOf, invalid, pageLimit, policyOf } from "./input.js"
+import { ManagerCore } from "./ManagerCore.js"
+import { ManagerMetrics, metrics } from "./Metrics.js"
+import { guardStore } from "./StoreGateway.js"
+import { sweepLoop, sweepOnce } from "./sweeper.js"
+
+type Op<K extends keyof SessionManagerShape> = SessionManagerShape[K] extends (...args: Array<never>) => infer R ? R
+  : never
+
+const randomNode = () => `node-${Math.random().toString(36).slice(2, 8)}`
+
+/** See `SessionManager.make`. */
+export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
+  Effect.gen(function*() {
+    const meter = new ManagerMetrics(options.instance ?? "default")
+    const store = guardStore(yield* SessionStore, config, meter)
+    const core = new ManagerCore(config, store, yield* Effect.clock, options.node ?? randomNode(), meter)
+    meter.resync(yield* store.counts)
+
+    const sweeper = options.sweeper === false ? undefined : yield* Effect.forkScoped(sweepLoop(core))
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        core.closing = true
+        if (sweeper !== undefined) yield* Fiber.interrupt(sweeper)
+        if (core.inFlight > 0) {
+          // Finalizers run uninterruptibly; the wait must be interruptible for its deadline to end it.
+          const finished = yield* Effect.option(
+            Effect.interruptible(Effect.timeout(Deferred.await(core.drained), config.shutdownDeadline))
+          )
+          if (Option.isNone(finished)) {
+            yield* Deferred.succeed(core.abort, undefined)
+            yield* Deferred.await(core.drained)
+          }
+        }
+        core.log.close()
+        yield* Effect.catchAllCause(
+          store.flush,
+          (cause) => Effect.logError("effect-sessions: flush on shutdown failed", cause)
+        )
+      })
+    )
+
+    const traced = options.tracing === true
+      ? <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => Effect.withSpan(effect, `SessionManager.${name}`)
+      : <A, E, R>(_name: string, effect: Effect.Effect<A, E, R>) => effect
+
+    const create = (input: Parameters<SessionManagerShape["create"]>[0]): Op<"create"> =>
+      Effect.suspend((): Op<"create"> => {
+        const owner = core.admitOwner(input.owner)
+        if (Either.isLeft(owner)) return Effect.fail(owner.left)
+        const name = input.name === undefined || input.name === null
+          ? Either.right<SessionName | null>(null)
+          : validateSessionName(input.name)
+        if (Either.isLeft(name)) return Effect.fail(name.left)
+        const kind = input.kind === undefined ? Either.right(defaultKind) : validateSessionKind(input.kind)
+        if (Either.isLeft(kind)) return Effect.fail(kind.left)
+        const data = input.data === undefined ? Either.right({}) : validateData(input.data, config.maxDataBytes)
+        if (Either.isLeft(data)) return Effect.fail(data.left)
+        const policy = policyOf(config, input)
+        if (Either.isLeft(policy)) return Effect.fail(policy.left)
+        const session = newSession({
+          id: makeSessionId(),
+          owner: owner.right,
+          name: name.right,
+          kind: kind.right,
+          data: data.right,
+          now: core.now(),
+          policy: policy.right
+        })
+        return Effect.map(store.insert(session, config), (inserted) => {
+          for (const t of inserted.evicted) core.ended(t)
+          const s = inserted.session
+          core.meter.count(metrics.created)
+          core.meter.moved(undefined, "active")
+          core.publish({
+            _tag: "Created",
+            at: s.createdAt,
+            id: s.id,
+            owner: s.owner,
+            name: s.name,
+            kind: s.kind,
+            expiresAt: s.expiresAt
+          })
+          return s
+        })
+      })
+
+    const get = (raw: string, scope?: AsOwner): Op<"get"> =>
+      core.admitted(raw, (id) =>
+        Effect.flatMap(store.get(id), (found) =>
+          Option.isSome(found) && (scope?.owner === undefined || found.value.owner === scope.owner)
+            ? Effect.succeed(found.value)
+            : Effect.fail(new SessionNotFound({ id }))))
+
+    const list = (query: Parameters<SessionManagerShape["list"]>[0] = {}): Op<"list"> =>
+      Effect.suspend((): Op<"list"> => {
+        if (core.closing) {
+          return Effect.fail(new ShuttingDown())
+        }
+        const owner = query.owner === undefined ? Either.right(undefined) : core.admitOwner(query.owner)
+        if (Either.isLeft(owner)) {
+          return Effect.fail(owner.left)
+        }
+        const kind = query.kind === undefined ? Either.right(undefined) : validateSessionKind(query.kind)
+        if (Either.isLeft(kind)) {
+          return Effect.fail(kind.left)
+        }
+        if (query.status !== undefined && !statuses.includes(query.status)) {
+          return Effect.fail(invalid("status", `got ${JSON.stringify(query.status)}`, statuses.join(" | ")))
+        }
+        const limit = pageLimit(query.limit)
+        if (Either.isLeft(limit)) {
+          return Effect.fail(limit.left)
+        }
+        if (query.after !== undefined && (typeof query.after !== "string" || query.after.length > 64)) {
+          return Effect.fail(invalid("cursor", "is not a cursor", "the `next` of a previous page"))
+        }
+        return store.list({
+          owner: owner.right,
+          kind: kind.right,
+          status: query.status,
+          after: query.after as Cursor | undefined,
+          limit: limit.right
+        })
+      })
+
+    const activity = (
+      raw: string,
+      input: Parameters<SessionManagerShape["recordActivity"]>[1] | undefined,
+      scope: AsOwner | undefined
+    ): Op<"touch"> =>
+      core.admitted(raw, (id): Op<"touch"> => {
+        const act = input === undefined ? Either.right(undefined) : activityOf(input, config.responseTimeWindow)
+        if (Either.isLeft(act)) {
+          return Effect.fail(act.left)
+        }
+        const write = Effect.flatMap(store.touch(id, act.right), (t) =>
+          core.afterActivity(t))
+        return scope?.owner === undefined ? write : Effect.zipRight(core.owned(id, scope), write)
+      })
+
+    const activate = (rawOwner: string, raw: string): Op<"activate"> =>
+      Effect.suspend((): Op<"activate"> => {
+        const owner = core.admitOwner(rawOwner)
+        if (Either.isLeft(owner)) {
+          return Effect.fail(owner.left)
+        }
+        return Effect.flatMap(activity(raw, undefined, { owner: owner.right }), (session) =>
+          Effect.map(store.setActive(owner.right, session.id), (previous) => {
+            core.publish({
+              _tag: "Activated",
+              at: core.now(),
+              id: session.id,
+              owner: session.owner,
+              previous: Option.getOrNull(previous)
+            })
+            return session
+          }))
+      })
+
+    const update = (
+      raw: string,
+      data: unknown,
+      options?: Parameters<SessionManagerShape["update"]>[2]
+    ): Op<"update"> =>
+      Effect.suspend((): Op<"update"> => {
+        const valid = validateData(data, config.maxDataBytes)
+        if (Either.isLeft(valid)) {
+          return Effect.fail(valid.left)
+        }
+        const expectedVersion = options?.expectedVersion
+        if (expectedVersion !== undefined && (!Number.isInteger(expectedVersion) || expectedVersion < 1)) {
+          return Effect.fail(invalid("expectedVersion", `got ${expectedVersion}`, "a whole number of at least 1"))
+        }
+        return exclusiveWrite(core, raw, options, "update", { data: valid.right, expectedVersion }).pipe(
+          // A data write carries no lifecycle event, so no transition can be refused.
+          Effect.catchTag("InvalidTransition", Effect.die),
+          Effect.tapErrorTag("VersionConflict", () =>
+            Effect.sync(() => core.meter.count(metrics.conflicts)))
+        )
+      })
+
+    const close = (raw: string, options?: Parameters<SessionManagerShape["close"]>[1]): Op<"close"> =>
+      Effect.suspend((): Op<"close"> => {
+        const reason = options?.reason ?? "closed"
+        if (typeof reason !== "string" || reason.length < 1 || reason.length > 256) {
+          return Effect.fail(invalid("reason", `is ${String(reason).length} characters`, "1 to 256 characters"))
+        }
+        // Every live status may close, and no version is expected: neither refusal can happen.
+        return exclusiveWrite(core, raw, options, "close", { event: "close", reason: reason as EndReason }).pipe(
+          Effect.catchTags({ InvalidTransition: Effect.die, VersionConflict: Effect.die })
+        )
+      })
+
+    const move = (raw: string, scope: AsOwner | undefined, event: "wait" | "resume"): Op<"wait"> =>
+      exclusiveWrite(core, raw, scope, event, { event }).pipe(Effect.catchTag("VersionConflict", Effect.die))
+
+    const shape: SessionManagerShape = {
+      create: (input) => traced("create", create(input)),
+      get: (id, scope) => traced("get", get(id, scope)),
+      list: (query) => traced("list", list(query)),
+      listWaiting: (query = {}) => traced("listWaiting", list({ ...query, status: "waiting" })),
+      touch: (id, scope) => traced("touch", activity(id, undefined, scope)),
+      recordActivity: (id, input, scope) => traced("recordActivity", activity(id, input, scope)),
+      wait: (id, scope) => traced("wait", move(id, scope, "wait")),
+      resume: (id, scope) => traced("resume", move(id, scope, "resume")),
+      update: (id, data, options) => traced("update", update(id, data, options)),
+      close: (id, options) => traced("close", close(id, options)),
+      activate: (owner, id) => traced("activate", activate(owner, id)),
+      active: (rawOwner) =>
+        traced(
+          "active",
+          Effect.suspend((): Op<"active"> => {
+            const owner = core.admitOwner(rawOwner)
+            return Either.isLeft(owner) ? Effect.fail(owner.left) : store.getActive(owner.right)
+          })
+        ),
+      withSession: (id, work, options) => withSession(core, id, work, options),
+      stats: Effect.map(store.counts, (counts) => ({
+        counts,
+        live: liveCount(counts),
+        inFlight: core.inFlight,
+        locksHeld: core.locks.size,
+        rateLimitKeys: core.sessionLimits.size + core.ownerLimits.size,
+        events: { lastSeq: core.log.lastSeq, buffered: core.log.buffered },
+        sweeps: { runs: core.sweepRuns, failures: core.sweepFailures }
+      })),
+      events: (after) => core.log.subscribe(after),
+      sweep: Effect.suspend((): SessionManagerShape["sweep"] =>
+        core.closing ? Effect.fail(new ShuttingDown()) : sweepOnce(core)
+      )
+    }
+    return shape
+  })
