@@ -114,4 +114,5 @@ export const generateSessionId: Effect.Effect<SessionId> = Effect.sync(makeSessi
 export const defaultKind = "default" as SessionKind
 
 /** Whether `value` is a well-formed session id (for routing and lookups that must not throw). */
-export const isSessionId = (value: unknown): value is SessionId => Either.isRight(validateSessionId(value))
+export const isSessionId = (value: unknown): value is SessionId =>
+  typeof value === "string" && sessionIdRule.pattern.test(value)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { MinHeap } from "../../src/adapters/memory/internal/MinHeap.js"
-import { Recency, type RecencyNode } from "../../src/adapters/memory/internal/Recency.js"
+import { Recency, type RecencyNode } from "../../src/internal/Recency.js"
 
 describe("MinHeap", () => {
   it.prop(

@@ -10,11 +10,12 @@ describe("session events", () => {
   it.effect("every change is published once, numbered 1, 2, 3, ... with no gaps", () =>
     Effect.gen(function*() {
       const m = yield* Manager
-      const seen = yield* Effect.fork(Stream.runCollect(Stream.take(m.events(), 9)))
+      const seen = yield* Effect.fork(Stream.runCollect(Stream.take(m.events(), 8)))
       yield* Effect.yieldNow()
       const a = yield* m.create({ owner: "alice", name: "a" })
       const b = yield* m.create({ owner: "alice" })
-      yield* m.touch(a.id)
+      yield* m.touch(a.id) // a keepalive: no event
+      yield* m.recordActivity(a.id, { messages: 2 })
       yield* m.wait(a.id)
       yield* m.resume(a.id)
       yield* m.update(a.id, { x: 1 })
@@ -29,14 +30,14 @@ describe("session events", () => {
         "StatusChanged",
         "StatusChanged",
         "Updated",
-        "Activity",
         "Activated",
         "Closed"
       ])
-      expect(events.map((e) => (e as { seq: number }).seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9])
+      expect(events.map((e) => (e as { seq: number }).seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+      expect(events[2]).toMatchObject({ _tag: "Activity", id: a.id, messageCount: 2 })
       expect(events[3]).toMatchObject({ id: a.id, owner: "alice", from: "active", to: "waiting" })
-      expect(events[7]).toMatchObject({ id: b.id, previous: null })
-      expect(events[8]).toMatchObject({ id: a.id, from: "active", reason: "done" })
+      expect(events[6]).toMatchObject({ id: b.id, previous: null })
+      expect(events[7]).toMatchObject({ id: a.id, from: "active", reason: "done" })
     }).pipe(Effect.provide(managerLayer({ sweepInterval: "1h" }))))
 
   it.effect("expiry and eviction are published too", () =>
@@ -64,7 +65,7 @@ describe("session events", () => {
     Effect.gen(function*() {
       const m = yield* Manager
       const s = yield* m.create({ owner: "a" })
-      for (let i = 0; i < 14; i++) yield* m.touch(s.id)
+      for (let i = 0; i < 14; i++) yield* m.recordActivity(s.id, { messages: 1 })
       // 15 events published, 8 kept: events 8 to 15.
       const fromFive = Chunk.toArray(yield* Stream.runCollect(Stream.take(m.events(4), 9)))
       expect(fromFive[0]).toEqual({ _tag: "EventsMissed", from: 5, count: 3 })
@@ -81,7 +82,7 @@ describe("session events", () => {
       const stalled = yield* Stream.toPull(m.events())
       const label = [MetricLabel.make("instance", "stalled")]
       const droppedBefore = (yield* Metric.value(metrics.eventsDropped.pipe(Metric.taggedWithLabels(label)))).count
-      for (let i = 0; i < 100_000; i++) yield* m.touch(s.id)
+      for (let i = 0; i < 100_000; i++) yield* m.recordActivity(s.id, { messages: 1 })
       const stats = yield* m.stats
       expect(stats.events).toEqual({ lastSeq: 100_001, buffered: 1024 })
       const first = Chunk.toArray(yield* stalled)
@@ -92,7 +93,7 @@ describe("session events", () => {
       // The subscription goes on with live events.
       let rest = first.length - 1
       while (rest < 1024) rest += Chunk.size(yield* stalled)
-      yield* m.touch(s.id)
+      yield* m.recordActivity(s.id, { messages: 1 })
       const live = Chunk.toArray(yield* stalled)
       expect(live.map((e) => (e as { seq: number }).seq)).toEqual([100_002])
     }).pipe(
@@ -125,7 +126,7 @@ describe("live subscriptions", () => {
       expect(yield* Fiber.poll(next)).toMatchObject({ _tag: "None" })
       const s = yield* m.create({ owner: "a" })
       yield* Effect.repeatN(Effect.yieldNow(), 20)
-      yield* m.touch(s.id)
+      yield* m.recordActivity(s.id, { messages: 1 })
       const events = Chunk.toArray(yield* Fiber.join(next))
       expect(events.map((e) => e._tag)).toEqual(["Created", "Activity"])
     }).pipe(Effect.provide(managerLayer({ sweepInterval: "1h" }))))

@@ -35,17 +35,21 @@ export class EventLog {
     return Math.min(this.nextSeq - 1, this.capacity)
   }
 
-  /** Numbers and stores an event, overwriting the oldest when full, and wakes waiting subscribers. */
+  /**
+   * Numbers and stores an event, overwriting the oldest when full, and wakes waiting subscribers. The event object is
+   * the log's from then on: it is numbered in place rather than copied.
+   */
   publish(event: UnnumberedEvent): SessionEvent {
-    const numbered = { ...event, seq: this.nextSeq } as SessionEvent
-    this.ring[this.nextSeq % this.capacity] = numbered
+    const numbered = event as { seq?: number } & UnnumberedEvent
+    numbered.seq = this.nextSeq
+    this.ring[this.nextSeq % this.capacity] = numbered as SessionEvent
     this.nextSeq++
     if (this.wake !== null) {
       const wake = this.wake
       this.wake = null
       Deferred.unsafeDone(wake, Exit.void)
     }
-    return numbered
+    return numbered as SessionEvent
   }
 
   /**

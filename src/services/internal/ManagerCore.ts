@@ -14,7 +14,7 @@ import {
   type StoreFailure
 } from "../../domain/Errors.js"
 import type { SessionEvent } from "../../domain/Events.js"
-import { type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
+import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
 import type { AsOwner } from "../SessionManager.js"
 import type { Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
@@ -84,10 +84,9 @@ export class ManagerCore {
           held.has(id.right) ? f(id.right) : Effect.fail(new ShuttingDown())
       )
     }
-    const id = validateSessionId(raw)
-    if (Either.isLeft(id)) return Effect.fail(id.left)
-    const limited = this.limit(this.sessionLimits, "session", id.right)
-    return Either.isLeft(limited) ? Effect.fail(limited.left) : f(id.right)
+    if (!isSessionId(raw)) return Effect.fail(Either.getLeft(validateSessionId(raw)).pipe(Option.getOrThrow))
+    const limited = this.limit(this.sessionLimits, "session", raw)
+    return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw)
   }
 
   /** Admits a call on behalf of an owner: a well-formed owner id and a token from the owner's bucket. */
@@ -155,23 +154,26 @@ export class ManagerCore {
   }
 
   /**
-   * The result of a touch: the session, or `SessionEnded{expired}` when the store found it past its `expiresAt` and
-   * expired it instead.
+   * The result of activity: the session, or `SessionEnded{expired}` when the store found it past its `expiresAt` and
+   * expired it instead. Recorded activity (messages, response times) is published as an `Activity` event; a bare
+   * touch is a keepalive and publishes nothing, so keepalives never push real changes out of the replay buffer.
    */
-  afterActivity(t: Transitioned): Effect.Effect<Session, SessionEnded> {
+  afterActivity(t: Transitioned, recorded: boolean): Effect.Effect<Session, SessionEnded> {
     const s = t.session
     if (isEnded(s.status)) {
       this.ended(t)
       return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
     }
-    this.publish({
-      _tag: "Activity",
-      at: s.lastActiveAt,
-      id: s.id,
-      owner: s.owner,
-      messageCount: s.messageCount,
-      expiresAt: s.expiresAt
-    })
+    if (recorded) {
+      this.publish({
+        _tag: "Activity",
+        at: s.lastActiveAt,
+        id: s.id,
+        owner: s.owner,
+        messageCount: s.messageCount,
+        expiresAt: s.expiresAt
+      })
+    }
     return Effect.succeed(s)
   }
 

@@ -1,6 +1,10 @@
 /**
- * Keyed token buckets with a bounded key table: the least recently used key is forgotten when the table is full, and
- * keys whose bucket has refilled are forgotten by `forgetIdle` (a full bucket is the same as no entry).
+ * Keyed token buckets with a bounded key table. The table is two generations of at most `maxKeys / 2` keys each: a
+ * key used in the current generation costs one lookup; a key found only in the previous one moves to the current
+ * one; when the current generation is full it becomes the previous one and the oldest generation is dropped. So
+ * the table never holds more than `maxKeys` keys, a key unused for a whole generation is forgotten first, and every
+ * call is O(1) with no list to relink. A forgotten key starts again with a full bucket, which is what an idle key
+ * would have anyway once its window has passed.
  */
 import { Duration } from "effect"
 import type { Rate } from "../../domain/Config.js"
@@ -12,19 +16,21 @@ interface Bucket {
 
 /** Token buckets of one rate, one per key, at most `maxKeys` remembered. */
 export class TokenBuckets {
-  // Map order is recency order: a used key is deleted and set again, so the first key is the least recently used.
-  private readonly buckets = new Map<string, Bucket>()
+  private current = new Map<string, Bucket>()
+  private previous = new Map<string, Bucket>()
+  private readonly generation: number
   private readonly capacity: number
   private readonly perMilli: number
 
-  constructor(rate: Rate, private readonly maxKeys: number, private readonly now: () => number) {
+  constructor(rate: Rate, maxKeys: number, private readonly now: () => number) {
     this.capacity = rate.limit
     this.perMilli = rate.limit / Duration.toMillis(rate.window)
+    this.generation = Math.max(1, Math.floor(maxKeys / 2))
   }
 
   /** How many keys are remembered. */
   get size(): number {
-    return this.buckets.size
+    return this.current.size + this.previous.size
   }
 
   /**
@@ -33,37 +39,46 @@ export class TokenBuckets {
    */
   take(key: string): number {
     const now = this.now()
-    const bucket = this.buckets.get(key)
-    let tokens = this.capacity
-    if (bucket !== undefined) {
-      tokens = Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.perMilli)
-      this.buckets.delete(key)
-    } else if (this.buckets.size >= this.maxKeys) {
-      this.buckets.delete(this.buckets.keys().next().value!)
+    let bucket = this.current.get(key)
+    if (bucket === undefined) {
+      bucket = this.previous.get(key)
+      if (bucket === undefined) bucket = { tokens: this.capacity, at: now }
+      else this.previous.delete(key)
+      if (this.current.size >= this.generation) this.rotate()
+      this.current.set(key, bucket)
     }
+    const tokens = Math.min(this.capacity, bucket.tokens + (now - bucket.at) * this.perMilli)
+    bucket.at = now
     if (tokens < 1) {
-      this.buckets.set(key, { tokens, at: now })
+      bucket.tokens = tokens
       return Math.ceil((1 - tokens) / this.perMilli)
     }
-    this.buckets.set(key, { tokens: tokens - 1, at: now })
+    bucket.tokens = tokens - 1
     return 0
   }
 
   /**
-   * Forgets up to `budget` keys whose bucket has refilled, looking at the least recently used first; returns how
-   * many it forgot.
+   * Forgets keys whose bucket has refilled, looking at up to `budget` of them, the previous generation first;
+   * returns how many it forgot.
    */
   forgetIdle(budget: number): number {
     const now = this.now()
     let forgotten = 0
     let looked = 0
-    for (const [key, bucket] of this.buckets) {
-      if (looked++ >= budget) break
-      if (bucket.tokens + (now - bucket.at) * this.perMilli >= this.capacity) {
-        this.buckets.delete(key)
-        forgotten++
+    for (const table of [this.previous, this.current]) {
+      for (const [key, bucket] of table) {
+        if (looked++ >= budget) return forgotten
+        if (bucket.tokens + (now - bucket.at) * this.perMilli >= this.capacity) {
+          table.delete(key)
+          forgotten++
+        }
       }
     }
     return forgotten
+  }
+
+  private rotate(): void {
+    this.previous = this.current
+    this.current = new Map()
   }
 }

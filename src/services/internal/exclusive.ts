@@ -113,7 +113,7 @@ const leased = <A, E, R>(
   Effect.gen(function*() {
     yield* core.owned(id, scope)
     // Touching first expires a session already past its expiresAt, and starts the work from fresh activity.
-    const session: Session = yield* Effect.flatMap(core.store.touch(id), (t) => core.afterActivity(t))
+    const session: Session = yield* Effect.flatMap(core.store.touch(id), (t) => core.afterActivity(t, false))
     const lease = yield* acquireLease(core, id, holder)
     const inner = new Map(held).set(id, lease)
     const watchdog = Effect.raceFirst(
@@ -127,7 +127,7 @@ const leased = <A, E, R>(
       })
     )
     // Activity is recorded while the lease still protects the session from expiry, then the lease goes.
-    const finish = Effect.flatMap(core.store.touch(id), (t) => core.afterActivity(t)).pipe(
+    const finish = Effect.flatMap(core.store.touch(id), (t) => core.afterActivity(t, false)).pipe(
       Effect.ignore,
       Effect.zipRight(Effect.ignore(core.store.releaseLease(lease)))
     )

@@ -154,8 +154,9 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
         if (Either.isLeft(act)) {
           return Effect.fail(act.left)
         }
+        const recorded = input !== undefined
         const write = Effect.flatMap(store.touch(id, act.right), (t) =>
-          core.afterActivity(t))
+          core.afterActivity(t, recorded))
         return scope?.owner === undefined ? write : Effect.zipRight(core.owned(id, scope), write)
       })
 

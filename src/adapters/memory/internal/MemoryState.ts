@@ -28,6 +28,7 @@ import {
   type SessionStatus,
   type StatusCounts
 } from "../../../domain/Session.js"
+import { Recency, type RecencyNode } from "../../../internal/Recency.js"
 import type {
   ActivityRecord,
   Cursor,
@@ -40,7 +41,6 @@ import type {
   Transitioned
 } from "../../../services/SessionStore.js"
 import { MinHeap } from "./MinHeap.js"
-import { Recency, type RecencyNode } from "./Recency.js"
 
 /** One stored session with its index links. */
 class Entry implements RecencyNode {
