@@ -2,7 +2,7 @@
  * The identifiers of the domain: `SessionId` (128 random bits), `OwnerId` and `SessionName`, each a branded schema
  * with a validator that fails with `InvalidInput` naming the field, what was wrong and what is allowed.
  */
-import { Effect, Either, Encoding, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import type { InvalidInput } from "./Errors.js"
 import { checkText, textProblem, type TextRule } from "./internal/text.js"
 
@@ -104,8 +104,27 @@ const randomIdBytes = (): Uint8Array => {
   return bytes
 }
 
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+const digits: ReadonlyArray<number> = Array.from(alphabet, (c) => c.charCodeAt(0))
+
+/** 16 bytes in unpadded base64url: 22 characters. */
+const encodeId = (b: Uint8Array): string => {
+  const out = new Array<number>(22)
+  let o = 0
+  for (let i = 0; i < 15; i += 3) {
+    const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!
+    out[o++] = digits[n >>> 18]!
+    out[o++] = digits[(n >>> 12) & 63]!
+    out[o++] = digits[(n >>> 6) & 63]!
+    out[o++] = digits[n & 63]!
+  }
+  out[20] = digits[b[15]! >>> 2]!
+  out[21] = digits[(b[15]! & 3) << 4]!
+  return String.fromCharCode(...out)
+}
+
 /** A fresh session id from 128 CSPRNG bits (Web Crypto `getRandomValues`). */
-export const makeSessionId = (): SessionId => Encoding.encodeBase64Url(randomIdBytes()) as SessionId
+export const makeSessionId = (): SessionId => encodeId(randomIdBytes()) as SessionId
 
 /** A fresh session id, as an effect. */
 export const generateSessionId: Effect.Effect<SessionId> = Effect.sync(makeSessionId)

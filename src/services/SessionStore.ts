@@ -14,7 +14,7 @@
  *   is not applied: the store expires the session instead and returns it so (lazy expiry), so no session outlives its
  *   `expiresAt` by waiting for a sweep.
  */
-import { Context, type Duration, type Effect, type Option } from "effect"
+import { Context, type Duration, type Effect, type Either, type Option } from "effect"
 import type { CapacityPolicy } from "../domain/Config.js"
 import type {
   CapacityExceeded,
@@ -26,6 +26,7 @@ import type {
   SessionNameTaken,
   SessionNotFound,
   StaleFencingToken,
+  StoreError,
   StoreFailure,
   VersionConflict
 } from "../domain/Errors.js"
@@ -115,13 +116,35 @@ export interface Lease {
   readonly expiresAt: EpochMillis
 }
 
+/**
+ * Synchronous access to the hot operations of a store that does no I/O (the memory store). Each method is the
+ * operation of the same name in `SessionStoreShape`, with the same contract, run at once with its outcome as an
+ * `Either`. The manager uses it to serve a call in a single step, with no timeout or retry: such calls can neither
+ * hang nor fail transiently.
+ */
+export interface SessionStoreDirect {
+  readonly insert: (
+    session: Session,
+    options: InsertOptions
+  ) => Either.Either<Inserted, SessionNameTaken | CapacityExceeded | StoreError>
+  readonly get: (id: SessionId) => Option.Option<Session>
+  readonly update: (
+    id: SessionId,
+    write: SessionWrite
+  ) => Either.Either<
+    Transitioned,
+    SessionNotFound | SessionEnded | InvalidTransition | VersionConflict | StaleFencingToken
+  >
+  readonly touch: (
+    id: SessionId,
+    activity?: ActivityRecord
+  ) => Either.Either<Transitioned, SessionNotFound | SessionEnded>
+}
+
 /** The operations of a session store. */
 export interface SessionStoreShape {
-  /**
-   * Whether every call completes in this process without I/O (the memory store). The manager then runs calls
-   * directly, with no timeout or retry around them: they cannot hang or fail transiently.
-   */
-  readonly inProcess: boolean
+  /** Present when every call completes in this process without I/O: see `SessionStoreDirect`. */
+  readonly direct: SessionStoreDirect | undefined
 
   /**
    * Stores a new live session (status `active` or `waiting`, version 1). Atomically checks that the owner has no

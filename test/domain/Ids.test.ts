@@ -108,7 +108,9 @@ describe("SessionId", () => {
     for (let i = 0; i < 10_000; i++) {
       const id = makeSessionId()
       expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/)
-      expect(Either.getOrThrow(Encoding.decodeBase64Url(id)).length).toBe(16)
+      const bytes = Either.getOrThrow(Encoding.decodeBase64Url(id))
+      expect(bytes.length).toBe(16)
+      expect(Encoding.encodeBase64Url(bytes)).toBe(id)
       ids.add(id)
     }
     expect(ids.size).toBe(10_000)

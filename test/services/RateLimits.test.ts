@@ -24,6 +24,18 @@ describe("rate limits", () => {
       expect((yield* m.get(s.id)).id).toBe(s.id)
     }).pipe(Effect.provide(managerLayer({ sessionRateLimit: "5/1s", sweepInterval: "1h" }))))
 
+  it.effect("each run of a call is admitted on its own: an effect built once and run twice takes two tokens", () =>
+    Effect.gen(function*() {
+      const m = yield* Manager
+      const s = yield* m.create({ owner: "a" })
+      const read = m.get(s.id)
+      const touch = m.touch(s.id)
+      yield* read
+      yield* touch
+      expect(yield* Effect.flip(read)).toMatchObject({ _tag: "RateLimited" })
+      expect(yield* Effect.flip(touch)).toMatchObject({ _tag: "RateLimited" })
+    }).pipe(Effect.provide(managerLayer({ sessionRateLimit: "2/1m", sweepInterval: "1h" }))))
+
   it.effect("an owner's calls are limited across its sessions, separately from each session's", () =>
     Effect.gen(function*() {
       const m = yield* Manager

@@ -1,6 +1,6 @@
 /**
  * A store wrapper that injects faults into any `SessionStore`, for tests of retries, timeouts and failing sweeps.
- * It reports itself as out of process, so the manager puts its calls under deadlines and retries, and it records
+ * It offers no direct access, so the manager puts its calls under deadlines and retries, and it records
  * when each operation was attempted (by the test clock).
  */
 import { Clock, Context, Effect, Layer } from "effect"
@@ -11,7 +11,7 @@ import { SessionStore, type SessionStoreShape } from "../../src/services/Session
 export type Fault = "unavailable" | "error" | "hang" | "die" | "stale"
 
 /** An operation name of the store (`insert`, `get`, `touch`, ...). */
-export type Operation = Exclude<keyof SessionStoreShape, "inProcess">
+export type Operation = Exclude<keyof SessionStoreShape, "direct">
 
 interface Rule {
   readonly op: Operation
@@ -74,7 +74,7 @@ export const layer = <E, R>(inner: Layer.Layer<SessionStore, E, R>): Layer.Layer
           return faultEffect(op, rule.fault, args) as Effect.Effect<A, X | StoreUnavailable | StoreError>
         })
       const wrapped: SessionStoreShape = {
-        inProcess: false,
+        direct: undefined,
         insert: (...args) => call("insert", args, store.insert(...args)),
         get: (...args) => call("get", args, store.get(...args)),
         update: (...args) => call("update", args, store.update(...args)),

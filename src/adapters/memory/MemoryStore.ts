@@ -16,7 +16,7 @@ import { MemoryState } from "./internal/MemoryState.js"
 export const make: Effect.Effect<SessionStoreShape> = Effect.map(Effect.clock, (clock) => {
   const state = new MemoryState(() => clock.unsafeCurrentTimeMillis() as EpochMillis)
   return {
-    inProcess: true,
+    direct: state,
     insert: (session, options) => Effect.suspend(() => state.insert(session, options)),
     get: (id) => Effect.sync(() => state.get(id)),
     update: (id, write) => Effect.suspend(() => state.update(id, write)),

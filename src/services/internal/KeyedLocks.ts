@@ -26,6 +26,11 @@ export class KeyedLocks {
     return this.entries.size
   }
 
+  /** Whether someone holds `key` (or waits for it). */
+  isHeld(key: string): boolean {
+    return this.entries.has(key)
+  }
+
   /**
    * Runs `use` holding the permit for `key`. Waits at most `timeout` for it (first come, first served), failing
    * `SessionBusy{holder, waited}` when it does not come. The permit is released however `use` ends, interruption

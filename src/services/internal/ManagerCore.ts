@@ -17,7 +17,7 @@ import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
 import type { AsOwner } from "../SessionManager.js"
-import type { Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
+import type { Lease, SessionStoreDirect, SessionStoreShape, Transitioned } from "../SessionStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
 import { KeyedLocks } from "./KeyedLocks.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
@@ -28,6 +28,8 @@ export const heldLeases = GlobalValue.globalValue(
   Symbol.for("effect-sessions/heldLeases"),
   () => FiberRef.unsafeMake<ReadonlyMap<string, Lease>>(new Map())
 )
+
+const invalidSessionId = (raw: unknown): InvalidInput => Option.getOrThrow(Either.getLeft(validateSessionId(raw)))
 
 /** A failed admission, or the validated id. */
 type Admitted<A> = Either.Either<A, InvalidInput | ShuttingDown | RateLimited>
@@ -48,6 +50,9 @@ export class ManagerCore {
   /** Completed at the shutdown deadline: in-flight work still running is interrupted. */
   readonly abort = Deferred.unsafeMake<void>(FiberId.none)
 
+  /** Synchronous access to the store, when it does no I/O. */
+  readonly direct: SessionStoreDirect | undefined
+
   constructor(
     readonly config: SessionsConfig,
     readonly store: SessionStoreShape,
@@ -56,6 +61,7 @@ export class ManagerCore {
     meter: ManagerMetrics
   ) {
     this.meter = meter
+    this.direct = store.direct
     const now = () => clock.unsafeCurrentTimeMillis()
     this.sessionLimits = new TokenBuckets(config.sessionRateLimit, config.rateLimitKeys, now)
     this.ownerLimits = new TokenBuckets(config.ownerRateLimit, config.rateLimitKeys, now)
@@ -69,24 +75,23 @@ export class ManagerCore {
   /**
    * Runs `f` with the validated id if the call on this session is admitted: a well-formed id, a token from the
    * session's bucket, and not shutting down, unless the call comes from work already in flight on this session
-   * (inside its `withSession`), which may finish what it is doing.
+   * (inside its `withSession`), which may finish what it is doing. Checked each time the effect runs.
    */
   admitted<A, E, R>(
     raw: unknown,
     f: (id: SessionId) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
-    if (this.closing) {
-      const id = validateSessionId(raw)
-      if (Either.isLeft(id)) return Effect.fail(id.left)
-      return Effect.flatMap(
-        FiberRef.get(heldLeases),
-        (held): Effect.Effect<A, E | ShuttingDown, R> =>
-          held.has(id.right) ? f(id.right) : Effect.fail(new ShuttingDown())
-      )
-    }
-    if (!isSessionId(raw)) return Effect.fail(Either.getLeft(validateSessionId(raw)).pipe(Option.getOrThrow))
-    const limited = this.limit(this.sessionLimits, "session", raw)
-    return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw)
+    return Effect.suspend((): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
+      if (!isSessionId(raw)) return Effect.fail(invalidSessionId(raw))
+      if (this.closing) {
+        return Effect.flatMap(
+          FiberRef.get(heldLeases),
+          (held): Effect.Effect<A, E | ShuttingDown, R> => held.has(raw) ? f(raw) : Effect.fail(new ShuttingDown())
+        )
+      }
+      const limited = this.limit(this.sessionLimits, "session", raw)
+      return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw)
+    })
   }
 
   /** Admits a call on behalf of an owner: a well-formed owner id and a token from the owner's bucket. */
@@ -111,14 +116,31 @@ export class ManagerCore {
   owned(
     id: SessionId,
     scope: AsOwner | undefined
-  ): Effect.Effect<void, SessionNotFound | InvalidInput | ShuttingDown | RateLimited | StoreFailure | CorruptRecord> {
+  ): Effect.Effect<void, SessionNotFound | InvalidInput | StoreFailure | CorruptRecord> {
     if (scope?.owner === undefined) return Effect.void
+    if (this.direct !== undefined) {
+      return Effect.suspend(() => Either.void.pipe(Either.flatMap(() => this.ownedNow(id, scope))))
+    }
     const owner = validateOwnerId(scope.owner)
     if (Either.isLeft(owner)) return Effect.fail(owner.left)
-    return Effect.flatMap(this.store.get(id), (found) =>
-      Option.isSome(found) && found.value.owner === owner.right
-        ? Effect.void
-        : Effect.fail(new SessionNotFound({ id })))
+    return Effect.flatMap(
+      this.store.get(id),
+      (found) =>
+        Option.isSome(found) && found.value.owner === owner.right
+          ? Effect.void
+          : Effect.fail(new SessionNotFound({ id }))
+    )
+  }
+
+  /** `owned`, at once, on a store with direct access. */
+  ownedNow(id: SessionId, scope: AsOwner | undefined): Either.Either<void, SessionNotFound | InvalidInput> {
+    if (scope?.owner === undefined) return Either.void
+    const owner = validateOwnerId(scope.owner)
+    if (Either.isLeft(owner)) return Either.left(owner.left)
+    const found = this.direct!.get(id)
+    return Option.isSome(found) && found.value.owner === owner.right
+      ? Either.void
+      : Either.left(new SessionNotFound({ id }))
   }
 
   /** The lease the current fiber holds on `id` through `withSession`, if any. */

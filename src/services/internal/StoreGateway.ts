@@ -29,7 +29,7 @@ export const guardStore = (
   config: SessionsConfig,
   meter: ManagerMetrics
 ): SessionStoreShape => {
-  if (store.inProcess) return store
+  if (store.direct !== undefined) return store
   const schedule = retryPolicy(config)
   const deadline = config.storeTimeout
   const guard = <A, E, R>(
@@ -58,7 +58,7 @@ export const guardStore = (
         ))
     })
   return {
-    inProcess: false,
+    direct: undefined,
     insert: (session, options) => guard("insert", store.insert(session, options)),
     get: (id) => guard("get", store.get(id)),
     update: (id, write) => guard("update", store.update(id, write)),

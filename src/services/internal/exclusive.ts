@@ -2,7 +2,7 @@
  * Work that holds a session exclusively: status and data writes under the session's permit, and `withSession` with
  * its store lease, renewal, fencing token, deadline and shutdown abort.
  */
-import { Deferred, Duration, Effect, FiberId, FiberRef } from "effect"
+import { Deferred, Duration, Effect, Either, FiberId, FiberRef } from "effect"
 import {
   type InvalidTransition,
   OperationTimeout,
@@ -17,7 +17,7 @@ import {
 import type { SessionId } from "../../domain/Ids.js"
 import type { Session } from "../../domain/Session.js"
 import type { AsOwner, ExclusiveError, SessionContext, WithSessionOptions } from "../SessionManager.js"
-import type { Lease, SessionWrite } from "../SessionStore.js"
+import type { Lease, SessionWrite, Transitioned } from "../SessionStore.js"
 import { heldLeases, type ManagerCore } from "./ManagerCore.js"
 
 /**
@@ -32,13 +32,20 @@ export const exclusiveWrite = (
   write: SessionWrite
 ): Effect.Effect<Session, ExclusiveError | InvalidTransition | VersionConflict> =>
   core.admitted(raw, (id) => {
+    const after = (t: Transitioned) => core.afterWrite(t, write.data !== undefined)
+    const direct = core.direct
+    if (direct !== undefined && !core.locks.isHeld(id)) {
+      // Nobody holds the session's permit and the store answers at once: in this one synchronous step the write
+      // cannot interleave with any other work on the session, so it needs no permit.
+      const owned = core.ownedNow(id, scope)
+      if (Either.isLeft(owned)) return Effect.fail(owned.left)
+      const written = direct.update(id, write)
+      return Either.isLeft(written) ? Effect.fail(written.left) : after(written.right)
+    }
     const run = (fence: number | undefined) =>
       Effect.zipRight(
         core.owned(id, scope),
-        Effect.flatMap(
-          core.store.update(id, fence === undefined ? write : { ...write, fence }),
-          (t) => core.afterWrite(t, write.data !== undefined)
-        )
+        Effect.flatMap(core.store.update(id, fence === undefined ? write : { ...write, fence }), after)
       )
     return Effect.flatMap(core.held(id), (lease) =>
       lease !== undefined

@@ -9,14 +9,15 @@ import { SessionNotFound, ShuttingDown } from "../../domain/Errors.js"
 import {
   defaultKind,
   makeSessionId,
+  type SessionId,
   type SessionName,
   validateSessionKind,
   validateSessionName
 } from "../../domain/Ids.js"
 import { newSession } from "../../domain/Lifecycle.js"
-import { type EndReason, liveCount, statuses } from "../../domain/Session.js"
+import { type EndReason, liveCount, type Session, statuses } from "../../domain/Session.js"
 import type { AsOwner, ManagerOptions, SessionManagerShape } from "../SessionManager.js"
-import { type Cursor, SessionStore } from "../SessionStore.js"
+import { type ActivityRecord, type Cursor, type Inserted, SessionStore, type Transitioned } from "../SessionStore.js"
 import { exclusiveWrite, withSession } from "./exclusive.js"
 import { activityOf, invalid, pageLimit, policyOf } from "./input.js"
 import { ManagerCore } from "./ManagerCore.js"
@@ -64,6 +65,24 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       ? <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => Effect.withSpan(effect, `SessionManager.${name}`)
       : <A, E, R>(_name: string, effect: Effect.Effect<A, E, R>) => effect
 
+    /** Records a session the store inserted: evictions, metrics, the Created event. */
+    const created = (inserted: Inserted): Session => {
+      for (const t of inserted.evicted) core.ended(t)
+      const s = inserted.session
+      core.meter.count(metrics.created)
+      core.meter.moved(undefined, "active")
+      core.publish({
+        _tag: "Created",
+        at: s.createdAt,
+        id: s.id,
+        owner: s.owner,
+        name: s.name,
+        kind: s.kind,
+        expiresAt: s.expiresAt
+      })
+      return s
+    }
+
     const create = (input: Parameters<SessionManagerShape["create"]>[0]): Op<"create"> =>
       Effect.suspend((): Op<"create"> => {
         const owner = core.admitOwner(input.owner)
@@ -87,30 +106,19 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           now: core.now(),
           policy: policy.right
         })
-        return Effect.map(store.insert(session, config), (inserted) => {
-          for (const t of inserted.evicted) core.ended(t)
-          const s = inserted.session
-          core.meter.count(metrics.created)
-          core.meter.moved(undefined, "active")
-          core.publish({
-            _tag: "Created",
-            at: s.createdAt,
-            id: s.id,
-            owner: s.owner,
-            name: s.name,
-            kind: s.kind,
-            expiresAt: s.expiresAt
-          })
-          return s
-        })
+        if (core.direct === undefined) return Effect.map(store.insert(session, config), created)
+        const inserted = core.direct.insert(session, config)
+        return Either.isLeft(inserted) ? Effect.fail(inserted.left) : Effect.succeed(created(inserted.right))
       })
 
     const get = (raw: string, scope?: AsOwner): Op<"get"> =>
-      core.admitted(raw, (id) =>
-        Effect.flatMap(store.get(id), (found) =>
-          Option.isSome(found) && (scope?.owner === undefined || found.value.owner === scope.owner)
-            ? Effect.succeed(found.value)
-            : Effect.fail(new SessionNotFound({ id }))))
+      core.admitted(raw, (id) => {
+        const found = (session: Option.Option<Session>) =>
+          Option.isSome(session) && (scope?.owner === undefined || session.value.owner === scope.owner)
+            ? Either.right(session.value)
+            : Either.left(new SessionNotFound({ id }))
+        return core.direct === undefined ? Effect.flatMap(store.get(id), found) : found(core.direct.get(id))
+      })
 
     const list = (query: Parameters<SessionManagerShape["list"]>[0] = {}): Op<"list"> =>
       Effect.suspend((): Op<"list"> => {
@@ -155,10 +163,26 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           return Effect.fail(act.left)
         }
         const recorded = input !== undefined
-        const write = Effect.flatMap(store.touch(id, act.right), (t) =>
-          core.afterActivity(t, recorded))
+        const after = (t: Transitioned) => core.afterActivity(t, recorded)
+        if (core.direct !== undefined) {
+          const owned = core.owned(id, scope)
+          if (owned !== Effect.void) {
+            return Effect.zipRight(
+              owned,
+              Effect.suspend(() => activityNow(id, act.right, after))
+            )
+          }
+          return activityNow(id, act.right, after)
+        }
+        const write = Effect.flatMap(store.touch(id, act.right), after)
         return scope?.owner === undefined ? write : Effect.zipRight(core.owned(id, scope), write)
       })
+
+    /** Activity on a store with direct access: in one step. */
+    const activityNow = (id: SessionId, act: ActivityRecord | undefined, after: (t: Transitioned) => Op<"touch">) => {
+      const touched = core.direct!.touch(id, act)
+      return Either.isLeft(touched) ? Effect.fail(touched.left) : after(touched.right)
+    }
 
     const activate = (rawOwner: string, raw: string): Op<"activate"> =>
       Effect.suspend((): Op<"activate"> => {
@@ -196,8 +220,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
         return exclusiveWrite(core, raw, options, "update", { data: valid.right, expectedVersion }).pipe(
           // A data write carries no lifecycle event, so no transition can be refused.
           Effect.catchTag("InvalidTransition", Effect.die),
-          Effect.tapErrorTag("VersionConflict", () =>
-            Effect.sync(() => core.meter.count(metrics.conflicts)))
+          Effect.tapErrorTag("VersionConflict", () => Effect.sync(() => core.meter.count(metrics.conflicts)))
         )
       })
 
