@@ -5,7 +5,7 @@ import eslint from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist", "**/coverage", "**/node_modules", "bench/results", "**/*.md"] },
+  { ignores: ["**/dist", "**/coverage", "**/node_modules", "bench/results", ".scratch", "**/*.md"] },
   eslint.configs.recommended,
   tseslint.configs.recommended,
   ...effectEslint.configs.dprint,

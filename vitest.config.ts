@@ -7,7 +7,7 @@ export default defineConfig({
     alias: { "effect-sessions": Path.join(import.meta.dirname, "src/index.ts") }
   },
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "examples/**/*.test.ts"],
     testTimeout: 60_000,
     coverage: {
       provider: "v8",

@@ -1,55 +1,42 @@
 /**
- * A first embedding of effect-sessions: the in-memory store, a short idle timeout, and the four things every session
- * service does (create, touch, list, expire). Run `program` in any Effect app; the test in `test/examples.test.ts`
- * runs it under `TestClock`, so the two seconds of idleness pass instantly.
+ * A first embedding of effect-sessions: the manager over the in-memory store with a short idle timeout, and the four
+ * things every session service does (create, touch, list, expire). `test/examples.test.ts` runs `program` under
+ * `TestClock`, so the idle seconds pass instantly; in an app it runs on the real clock.
  */
-import { Console, Duration, Effect } from "effect"
-import {
-  currentEpochMillis,
-  expiryPolicy,
-  makeConfig,
-  makeSessionId,
-  MemoryStore,
-  newSession,
-  SessionStore,
-  validateOwnerId,
-  validateSessionKind,
-  validateSessionName
-} from "effect-sessions"
+import { Console, Effect, Layer } from "effect"
+import { makeConfig, MemoryStore, SessionManager } from "effect-sessions"
+
+/** The manager's configuration: defaults, except a 2 second idle timeout and a sweep every second. */
+const config = makeConfig({ idleTimeout: "2s", sweepInterval: "1s" })
+
+/** The manager, over a fresh in-memory store. */
+export const SessionsLive = Layer.unwrapEffect(
+  Effect.map(config, (config) => SessionManager.layer(config).pipe(Layer.provide(MemoryStore.layer)))
+)
 
 export const program = Effect.gen(function*() {
-  // Settings are validated as a whole: a typo or a bad value fails with every problem listed.
-  const config = yield* makeConfig({ idleTimeout: "2s", maxLifetime: "1h" })
-  const policy = expiryPolicy(config)
-  const store = yield* SessionStore
+  const sessions = yield* SessionManager.SessionManager
 
-  // Create: input is validated (InvalidInput names the field and what is allowed), names are unique per owner.
-  const now = yield* currentEpochMillis
-  const session = newSession({
-    id: makeSessionId(),
-    owner: yield* validateOwnerId("alice"),
-    name: yield* validateSessionName("support-chat"),
-    kind: yield* validateSessionKind("chat"),
-    data: { topic: "billing" },
-    now,
-    policy
+  // Create: input is validated (InvalidInput names the field and what is allowed); names are unique per owner.
+  const session = yield* sessions.create({
+    owner: "alice",
+    name: "support-chat",
+    kind: "chat",
+    data: { topic: "billing" }
   })
-  // Capacity limits and policy come from the configuration.
-  yield* store.insert(session, config)
 
-  // Touch: one second later the session is used again, so its idle deadline moves out.
+  // Touch: one second later the session is used again, so it now expires two seconds after that.
   yield* Effect.sleep("1 second")
-  const touched = yield* store.touch(session.id)
-  yield* Console.log(`touched: expires at +${touched.session.expiresAt - now}ms`)
+  const touched = yield* sessions.touch(session.id)
+  yield* Console.log(`touched: expires ${touched.expiresAt - touched.createdAt}ms after creation`)
 
-  // List: keyset pagination, filtered by owner.
-  const page = yield* store.list({ owner: session.owner, limit: 10 })
+  // List: filtered, with keyset pagination.
+  const page = yield* sessions.list({ owner: "alice", limit: 10 })
   yield* Console.log(`alice has ${page.sessions.length} session(s)`)
 
-  // Expire: after two idle seconds the session is due, and a sweep ends it.
-  yield* Effect.sleep(Duration.seconds(2))
-  const expired = (yield* store.expire(100)).map((ended) => ended.session)
-  const after = yield* store.get(session.id)
-  yield* Console.log(`expired ${expired.length}: ${expired.map((s) => `${s.id} (${s.endReason})`).join(", ")}`)
-  return { expired, after, counts: yield* store.counts }
-}).pipe(Effect.provide(MemoryStore.layer))
+  // Expire: two idle seconds later the sweeper has ended it; the tombstone says why.
+  yield* Effect.sleep("2 seconds")
+  const ended = yield* sessions.get(session.id)
+  yield* Console.log(`${ended.id} is ${ended.status} (${ended.endReason})`)
+  return ended
+}).pipe(Effect.provide(SessionsLive))

@@ -1,16 +1,55 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option, TestClock } from "effect"
+import { Effect, Fiber, Layer, TestClock } from "effect"
+import { reply } from "../examples/chat-reply.js"
 import { program } from "../examples/first-sessions.js"
+import { onCountedMemory, onMemory } from "../examples/swap-store.js"
+import { MemoryStore, SessionManager } from "../src/index.js"
 
 describe("examples", () => {
   it.effect("first-sessions creates, touches, lists and expires a session", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(program)
-      yield* TestClock.adjust("3 seconds")
-      const result = yield* fiber.await.pipe(Effect.flatten)
-      expect(result.expired.length).toBe(1)
-      expect(result.expired[0]).toMatchObject({ status: "expired", endReason: "idle timeout", expiresAt: 3000 })
-      expect(Option.getOrThrow(result.after).status).toBe("expired")
-      expect(result.counts).toMatchObject({ active: 0, expired: 1 })
+      yield* TestClock.adjust("4 seconds")
+      const ended = yield* Fiber.join(fiber)
+      expect(ended).toMatchObject({ status: "expired", endReason: "idle timeout", expiresAt: 3000 })
+    }))
+
+  const chat = SessionManager.layer().pipe(Layer.provideMerge(MemoryStore.layer))
+
+  it.effect("chat-reply streams a reply into the conversation inside withSession", () =>
+    Effect.gen(function*() {
+      const sessions = yield* SessionManager.SessionManager
+      const session = yield* sessions.create({ owner: "alice", data: { turns: [] } })
+      const fiber = yield* Effect.fork(
+        reply(session.id, "hello there", { timeout: "5 seconds", tokenDelay: "100 millis" })
+      )
+      yield* TestClock.adjust("1 second")
+      const updated = yield* Fiber.join(fiber)
+      expect(updated.data.turns).toEqual([
+        { role: "user", text: "hello there" },
+        { role: "assistant", text: "You said: hello there" }
+      ])
+      const after = yield* sessions.get(session.id)
+      expect(after).toMatchObject({ messageCount: 2, responseTimes: [400] })
+    }).pipe(Effect.provide(chat)))
+
+  it.effect("chat-reply gives up at its deadline and writes nothing", () =>
+    Effect.gen(function*() {
+      const sessions = yield* SessionManager.SessionManager
+      const session = yield* sessions.create({ owner: "alice", data: { turns: [] } })
+      const fiber = yield* Effect.fork(
+        reply(session.id, "a slow answer", { timeout: "1 second", tokenDelay: "1 second" })
+      )
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "OperationTimeout" })
+      expect((yield* sessions.get(session.id)).data).toEqual({ turns: [] })
+    }).pipe(Effect.provide(chat)))
+
+  it.effect("swap-store runs the same app on two store layers", () =>
+    Effect.gen(function*() {
+      expect((yield* onMemory).data).toEqual({ step: 1 })
+      const calls = { count: 0 }
+      expect((yield* onCountedMemory(calls)).data).toEqual({ step: 1 })
+      expect(calls.count).toBeGreaterThanOrEqual(3)
     }))
 })

@@ -142,34 +142,47 @@ const run = (commands: ReadonlyArray<Command>) =>
     yield* checkIndexes
   })
 
+/**
+ * Checks what must hold in any store at any time, from a full scan: counts by status, both capacity limits, live
+ * names unique per owner, the active pointer on a live session of its owner, ended exactly when `endedAt` is set.
+ * Returns the scan.
+ */
+export const storeInvariants = (
+  owners: ReadonlyArray<string>,
+  limits: { readonly maxSessions: number; readonly maxSessionsPerOwner: number }
+) =>
+  Effect.gen(function*() {
+    const store = yield* SessionStore
+    const all = yield* scanAll
+    expect(new Set(all.map((s) => s.id)).size).toBe(all.length)
+    const live = all.filter((s) => !isEnded(s.status))
+    const tally = { active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 }
+    for (const s of all) tally[s.status]++
+    expect(yield* store.counts).toEqual(tally)
+    expect(live.length).toBeLessThanOrEqual(limits.maxSessions)
+    for (const owner of owners) {
+      const mine = live.filter((s) => s.owner === owner)
+      expect(mine.length).toBeLessThanOrEqual(limits.maxSessionsPerOwner)
+      const names = mine.flatMap((s) => (s.name === null ? [] : [s.name]))
+      expect(new Set(names).size).toBe(names.length)
+      const active = yield* store.getActive(owner as OwnerId)
+      if (Option.isSome(active)) {
+        expect(active.value.owner).toBe(owner)
+        expect(isEnded(active.value.status)).toBe(false)
+      }
+    }
+    for (const s of all) {
+      expect(s.endedAt === null).toBe(!isEnded(s.status))
+      expect(s.endReason === null).toBe(!isEnded(s.status))
+    }
+    return all
+  })
+
 const checkIndexes = Effect.gen(function*() {
   const store = yield* SessionStore
   const now = yield* Clock.currentTimeMillis
-  const all = yield* scanAll
-  expect(new Set(all.map((s) => s.id)).size).toBe(all.length)
+  const all = yield* storeInvariants(owners, limits)
   const live = all.filter((s) => !isEnded(s.status))
-
-  const tally = { active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 }
-  for (const s of all) tally[s.status]++
-  expect(yield* store.counts).toEqual(tally)
-
-  expect(live.length).toBeLessThanOrEqual(limits.maxSessions)
-  for (const owner of owners) {
-    const mine = live.filter((s) => s.owner === owner)
-    expect(mine.length).toBeLessThanOrEqual(limits.maxSessionsPerOwner)
-    const names = mine.flatMap((s) => (s.name === null ? [] : [s.name]))
-    expect(new Set(names).size).toBe(names.length)
-    const active = yield* store.getActive(owner as OwnerId)
-    if (Option.isSome(active)) {
-      expect(active.value.owner).toBe(owner)
-      expect(isEnded(active.value.status)).toBe(false)
-    }
-  }
-
-  for (const s of all) {
-    expect(s.endedAt === null).toBe(!isEnded(s.status))
-    expect(s.endReason === null).toBe(!isEnded(s.status))
-  }
 
   const due = yield* store.dueForExpiry(1000)
   expect(new Set(due.map((s) => s.id))).toEqual(new Set(live.filter((s) => s.expiresAt <= now).map((s) => s.id)))

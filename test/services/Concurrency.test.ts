@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
 import * as fc from "fast-check"
 import { isEnded, type Session, SessionManager, SessionStore } from "../../src/index.js"
+import { storeInvariants } from "../contract/invariants.js"
 import { managerLayer } from "../support/manager.js"
 
 const Manager = SessionManager.SessionManager
@@ -213,26 +214,12 @@ describe("10,000 concurrent mixed operations", () => {
           ]).toContain(tag)
         }
 
-        const page = yield* store.list({ limit: 1_000_000 })
-        const all_ = page.sessions
-        const live = all_.filter((s) => !isEnded(s.status))
+        const all_ = yield* storeInvariants(owners, limits)
         const stats = yield* m.stats
         expect(stats.counts).toEqual(yield* store.counts)
         expect(stats.inFlight).toBe(0)
         expect(stats.locksHeld).toBe(0)
         expect(yield* store.leases).toEqual([])
-        expect(live.length).toBeLessThanOrEqual(limits.maxSessions)
-        for (const owner of owners) {
-          const mine = live.filter((s) => s.owner === owner)
-          expect(mine.length).toBeLessThanOrEqual(limits.maxSessionsPerOwner)
-          const names = mine.flatMap((s) => (s.name === null ? [] : [s.name]))
-          expect(new Set(names).size).toBe(names.length)
-          const active = yield* m.active(owner)
-          if (Option.isSome(active)) {
-            expect(active.value.owner).toBe(owner)
-            expect(isEnded(active.value.status)).toBe(false)
-          }
-        }
         // Nothing succeeded on a session after it ended.
         const endedAt = new Map(all_.filter((s) => s.endedAt !== null).map((s) => [s.id, s.endedAt!]))
         for (const success of successes) {

@@ -152,12 +152,10 @@ export class MemoryState {
     Transitioned,
     SessionNotFound | SessionEnded | VersionConflict | StaleFencingToken | InvalidTransition
   > {
-    const entry = this.byId.get(id)
-    if (entry === undefined) return Either.left(new SessionNotFound({ id }))
-    const current = entry.session
-    if (isEnded(current.status)) return Either.left(new SessionEnded({ id, status: current.status }))
     const now = this.now()
-    if (this.lapsed(entry, now)) return Either.right(this.expireEntry(entry, now))
+    const entry = this.writable(id, now)
+    if (!(entry instanceof Entry)) return entry
+    const current = entry.session
     if (write.fence !== undefined && !this.holds(entry, write.fence, now)) {
       return Either.left(new StaleFencingToken({ id, token: write.fence }))
     }
@@ -184,12 +182,10 @@ export class MemoryState {
   }
 
   touch(id: SessionId, activity?: ActivityRecord): Either.Either<Transitioned, SessionNotFound | SessionEnded> {
-    const entry = this.byId.get(id)
-    if (entry === undefined) return Either.left(new SessionNotFound({ id }))
-    const current = entry.session
-    if (isEnded(current.status)) return Either.left(new SessionEnded({ id, status: current.status }))
     const now = this.now()
-    if (this.lapsed(entry, now)) return Either.right(this.expireEntry(entry, now))
+    const entry = this.writable(id, now)
+    if (!(entry instanceof Entry)) return entry
+    const current = entry.session
     const lastActiveAt = now > current.lastActiveAt ? now : current.lastActiveAt
     const next: Session = activity === undefined
       ? { ...current, lastActiveAt, expiresAt: expiresAt(current, lastActiveAt) }
@@ -357,6 +353,22 @@ export class MemoryState {
 
   private leaseLive(entry: Entry, now: number): boolean {
     return entry.lease !== null && entry.lease.expiresAt > now
+  }
+
+  /**
+   * The entry a write to `id` goes to, or the write's outcome without it: `SessionNotFound`, `SessionEnded`, or the
+   * session expired here because it was due (lazy expiry).
+   */
+  private writable(
+    id: SessionId,
+    now: EpochMillis
+  ): Entry | Either.Either<Transitioned, SessionNotFound | SessionEnded> {
+    const entry = this.byId.get(id)
+    if (entry === undefined) return Either.left(new SessionNotFound({ id }))
+    const status = entry.session.status
+    if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
+    if (this.lapsed(entry, now)) return Either.right(this.expireEntry(entry, now))
+    return entry
   }
 
   /** Whether a live entry is due and holds no unexpired lease, so a write to it expires it instead. */
