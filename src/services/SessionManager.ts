@@ -166,6 +166,8 @@ export interface SessionManagerShape {
   ) => Effect.Effect<A, E | ExclusiveError | OperationTimeout, R>
   /** Counts by status, and the manager's own bounded tables. */
   readonly stats: Effect.Effect<Stats, StoreFailure>
+  /** One owner's sessions by status, tombstones included. */
+  readonly ownerStats: (owner: string) => Effect.Effect<StatusCounts, CommonError>
   /**
    * Session events after sequence number `after` (replayed from the bounded buffer; default: from now on), then live
    * ones, until the manager shuts down. A subscriber that falls more than `eventBuffer` events behind receives

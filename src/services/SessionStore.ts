@@ -200,6 +200,9 @@ export interface SessionStoreShape {
   /** Counts of sessions by status, tombstones included, answered without scanning sessions. */
   readonly counts: Effect.Effect<StatusCounts, StoreFailure>
 
+  /** Counts of one owner's sessions by status, tombstones included; O(sessions of the owner) at most. */
+  readonly ownerCounts: (owner: OwnerId) => Effect.Effect<StatusCounts, StoreFailure>
+
   /**
    * Up to `limit` live sessions whose `expiresAt` is at or before now, earliest `expiresAt` first. A query: it
    * changes nothing. Costs O(k log n) for k results among n sessions, never a scan.

@@ -171,6 +171,32 @@ export const sessionStoreContract = <E>(
         }))
     })
 
+    test("ownerCounts counts one owner's sessions by status", () =>
+      Effect.gen(function*() {
+        const s = yield* store
+        const a = yield* aSession({ owner: "alice" })
+        const b = yield* aSession({ owner: "alice" })
+        yield* s.insert(a, roomy)
+        yield* s.insert(b, roomy)
+        yield* s.insert(yield* aSession({ owner: "bob" }), roomy)
+        yield* s.update(a.id, { event: "wait" })
+        yield* s.update(b.id, { event: "close" })
+        expect(yield* s.ownerCounts(owner("alice"))).toEqual({
+          active: 0,
+          waiting: 1,
+          closed: 1,
+          expired: 0,
+          evicted: 0
+        })
+        expect(yield* s.ownerCounts(owner("nobody"))).toEqual({
+          active: 0,
+          waiting: 0,
+          closed: 0,
+          expired: 0,
+          evicted: 0
+        })
+      }))
+
     describe("update", () => {
       test("a data write replaces data and bumps the version by one", () =>
         Effect.gen(function*() {

@@ -165,6 +165,9 @@ export const storeInvariants = (
       expect(mine.length).toBeLessThanOrEqual(limits.maxSessionsPerOwner)
       const names = mine.flatMap((s) => (s.name === null ? [] : [s.name]))
       expect(new Set(names).size).toBe(names.length)
+      const byStatus = { active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 }
+      for (const s of all) if (s.owner === owner) byStatus[s.status]++
+      expect(yield* store.ownerCounts(owner as OwnerId)).toEqual(byStatus)
       const active = yield* store.getActive(owner as OwnerId)
       if (Option.isSome(active)) {
         expect(active.value.owner).toBe(owner)

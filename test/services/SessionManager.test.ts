@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Duration, Effect, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { Chunk, ConfigProvider, Duration, Effect, Fiber, Layer, Option, Stream, TestClock, Tracer } from "effect"
 import { MemoryStore, SessionManager } from "../../src/index.js"
 import { managerLayer } from "../support/manager.js"
 
@@ -230,6 +230,51 @@ describe("SessionManager: capacity", () => {
       yield* Fiber.join(work)
       yield* Fiber.join(other)
     }).pipe(Effect.provide(managerLayer({ maxSessions: 2, maxSessionsPerOwner: 2, capacityPolicy: "evict-lru" }))))
+})
+
+describe("SessionManager: stats and tracing", () => {
+  it.effect("stats counts by status; ownerStats one owner's sessions", () =>
+    Effect.gen(function*() {
+      const m = yield* Manager
+      const a = yield* m.create({ owner: "alice" })
+      yield* m.create({ owner: "alice" })
+      yield* m.create({ owner: "bob" })
+      yield* m.close(a.id)
+      const stats = yield* m.stats
+      expect(stats).toMatchObject({ counts: { active: 2, closed: 1 }, live: 2, inFlight: 0, locksHeld: 0 })
+      expect(yield* m.ownerStats("alice")).toEqual({ active: 1, waiting: 0, closed: 1, expired: 0, evicted: 0 })
+      expect(yield* Effect.flip(m.ownerStats(""))).toMatchObject({ _tag: "InvalidInput", field: "owner" })
+    }).pipe(Effect.provide(managerLayer())))
+
+  const spansOf = (tracing: boolean) =>
+    Effect.gen(function*() {
+      const spans: Array<string> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          spans.push(name)
+          return native.span(name, parent, context, links, startTime, kind, options)
+        },
+        context: (f) => f()
+      })
+      yield* Effect.gen(function*() {
+        const m = yield* Manager
+        const s = yield* m.create({ owner: "a" })
+        yield* m.get(s.id)
+        yield* m.withSession(s.id, () => Effect.void)
+      }).pipe(Effect.provide(managerLayer({}, { tracing })), Effect.withTracer(tracer))
+      return spans
+    })
+
+  it.effect("with tracing on, every public call is a span; off, only withSession is", () =>
+    Effect.gen(function*() {
+      const on = yield* spansOf(true)
+      expect(on).toEqual(
+        expect.arrayContaining(["SessionManager.create", "SessionManager.get", "SessionManager.withSession"])
+      )
+      const off = yield* spansOf(false)
+      expect(off.filter((name) => name.startsWith("SessionManager."))).toEqual(["SessionManager.withSession"])
+    }))
 })
 
 describe("SessionManager.layerConfig", () => {

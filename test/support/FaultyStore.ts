@@ -81,6 +81,7 @@ export const layer = <E, R>(inner: Layer.Layer<SessionStore, E, R>): Layer.Layer
         touch: (...args) => call("touch", args, store.touch(...args)),
         list: (...args) => call("list", args, store.list(...args)),
         counts: call("counts", [], store.counts),
+        ownerCounts: (...args) => call("ownerCounts", args, store.ownerCounts(...args)),
         dueForExpiry: (...args) => call("dueForExpiry", args, store.dueForExpiry(...args)),
         expire: (...args) => call("expire", args, store.expire(...args)),
         leastRecentlyActive: (...args) => call("leastRecentlyActive", args, store.leastRecentlyActive(...args)),

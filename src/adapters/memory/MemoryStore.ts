@@ -23,6 +23,7 @@ export const make: Effect.Effect<SessionStoreShape> = Effect.map(Effect.clock, (
     touch: (id, activity) => Effect.suspend(() => state.touch(id, activity)),
     list: (query) => Effect.suspend(() => state.list(query)),
     counts: Effect.sync(() => state.counts()),
+    ownerCounts: (owner) => Effect.sync(() => state.ownerCounts(owner)),
     dueForExpiry: (limit) => Effect.sync(() => state.dueForExpiry(limit)),
     expire: (limit) => Effect.sync(() => state.expire(limit)),
     leastRecentlyActive: (limit, owner) => Effect.sync(() => state.leastRecentlyActive(limit, owner)),

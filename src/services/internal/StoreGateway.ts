@@ -65,6 +65,7 @@ export const guardStore = (
     touch: (id, activity) => guard("touch", store.touch(id, activity)),
     list: (query) => guard("list", store.list(query)),
     counts: guard("counts", store.counts),
+    ownerCounts: (owner) => guard("ownerCounts", store.ownerCounts(owner)),
     dueForExpiry: (limit) => guard("dueForExpiry", store.dueForExpiry(limit)),
     expire: (limit) => guard("expire", store.expire(limit)),
     leastRecentlyActive: (limit, owner) => guard("leastRecentlyActive", store.leastRecentlyActive(limit, owner)),

@@ -269,6 +269,14 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
         events: { lastSeq: core.log.lastSeq, buffered: core.log.buffered },
         sweeps: { runs: core.sweepRuns, failures: core.sweepFailures }
       })),
+      ownerStats: (rawOwner) =>
+        traced(
+          "ownerStats",
+          Effect.suspend((): Op<"ownerStats"> => {
+            const owner = core.admitOwner(rawOwner)
+            return Either.isLeft(owner) ? Effect.fail(owner.left) : store.ownerCounts(owner.right)
+          })
+        ),
       events: (after) => core.log.subscribe(after),
       sweep: Effect.suspend((): SessionManagerShape["sweep"] =>
         core.closing ? Effect.fail(new ShuttingDown()) : sweepOnce(core)

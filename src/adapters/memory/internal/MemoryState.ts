@@ -238,6 +238,12 @@ export class MemoryState {
     return { ...this.statusCounts }
   }
 
+  ownerCounts(owner: OwnerId): StatusCounts {
+    const counts = { active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 }
+    for (const entry of this.owners.get(owner)?.entries ?? []) counts[entry.session.status]++
+    return counts
+  }
+
   dueForExpiry(limit: number): ReadonlyArray<Session> {
     const due = this.popDue(limit, () => true)
     for (const entry of due) this.schedule(entry, entry.heapKey)
