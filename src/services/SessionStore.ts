@@ -147,6 +147,13 @@ export interface SessionStoreShape {
   readonly direct: SessionStoreDirect | undefined
 
   /**
+   * Whether the store bounds the time of each call itself (SQLite: a call waits at most its busy timeout, then fails
+   * `StoreUnavailable`). The manager then sets no deadline of its own around calls (a timer cannot stop a
+   * synchronous call anyway) but still retries transient failures.
+   */
+  readonly selfBounded: boolean
+
+  /**
    * Stores a new live session (status `active` or `waiting`, version 1). Atomically checks that the owner has no
    * other live session with the same name (`SessionNameTaken`), and that the store then holds at most `maxSessions`
    * live sessions and the owner at most `maxSessionsPerOwner` (`CapacityExceeded{scope, limit}`). Under `evict-lru`
@@ -176,7 +183,13 @@ export interface SessionStoreShape {
     write: SessionWrite
   ) => Effect.Effect<
     Transitioned,
-    SessionNotFound | SessionEnded | InvalidTransition | VersionConflict | StaleFencingToken | StoreFailure
+    | SessionNotFound
+    | SessionEnded
+    | InvalidTransition
+    | VersionConflict
+    | StaleFencingToken
+    | CorruptRecord
+    | StoreFailure
   >
 
   /**
@@ -188,7 +201,7 @@ export interface SessionStoreShape {
   readonly touch: (
     id: SessionId,
     activity?: ActivityRecord
-  ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | StoreFailure>
+  ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | CorruptRecord | StoreFailure>
 
   /**
    * Lists sessions matching every given filter, in a stable order (insertion order), `limit` at a time. Following

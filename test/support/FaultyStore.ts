@@ -11,7 +11,7 @@ import { SessionStore, type SessionStoreShape } from "../../src/services/Session
 export type Fault = "unavailable" | "error" | "hang" | "die" | "stale"
 
 /** An operation name of the store (`insert`, `get`, `touch`, ...). */
-export type Operation = Exclude<keyof SessionStoreShape, "direct">
+export type Operation = Exclude<keyof SessionStoreShape, "direct" | "selfBounded">
 
 interface Rule {
   readonly op: Operation
@@ -75,6 +75,7 @@ export const layer = <E, R>(inner: Layer.Layer<SessionStore, E, R>): Layer.Layer
         })
       const wrapped: SessionStoreShape = {
         direct: undefined,
+        selfBounded: false,
         insert: (...args) => call("insert", args, store.insert(...args)),
         get: (...args) => call("get", args, store.get(...args)),
         update: (...args) => call("update", args, store.update(...args)),

@@ -17,6 +17,7 @@ export const make: Effect.Effect<SessionStoreShape> = Effect.map(Effect.clock, (
   const state = new MemoryState(() => clock.unsafeCurrentTimeMillis() as EpochMillis)
   return {
     direct: state,
+    selfBounded: true,
     insert: (session, options) => Effect.suspend(() => state.insert(session, options)),
     get: (id) => Effect.sync(() => state.get(id)),
     update: (id, write) => Effect.suspend(() => state.update(id, write)),

@@ -1,7 +1,8 @@
 /**
- * Every call the manager makes to a store that does I/O goes through here: a deadline (`storeTimeout`), the one retry
- * policy for transient failures (`StoreUnavailable`), a span and a latency sample. Stores that run in process are used
- * as they are: their calls cannot hang or fail transiently, and wrapping them would only cost time.
+ * Every call the manager makes to a store that does I/O goes through here: a deadline (`storeTimeout`) unless the
+ * store bounds its calls itself, the one retry policy for transient failures (`StoreUnavailable`), a latency sample,
+ * and a span where it is worth its cost. Stores with direct access are used as they are: their calls cannot hang or
+ * fail transiently, and wrapping them would only cost time.
  */
 import { Clock, Effect, Schedule } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
@@ -23,42 +24,59 @@ export const retryPolicy = (config: SessionsConfig): Schedule.Schedule<unknown, 
 const isTransient = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "StoreUnavailable"
 
-/** Wraps `store` so each call has a deadline, retries, a span and a latency sample; in-process stores are returned as is. */
+/**
+ * Wraps `store` so each call has a deadline (unless self-bounded), retries, a latency sample, and a span (always for
+ * stores without a bound of their own, otherwise with `tracing`). Stores with direct access are returned as they are.
+ */
 export const guardStore = (
   store: SessionStoreShape,
   config: SessionsConfig,
-  meter: ManagerMetrics
+  meter: ManagerMetrics,
+  tracing: boolean
 ): SessionStoreShape => {
   if (store.direct !== undefined) return store
   const schedule = retryPolicy(config)
   const deadline = config.storeTimeout
+  const spans = tracing || !store.selfBounded
   const guard = <A, E, R>(
     operation: string,
     effect: Effect.Effect<A, E, R>
-  ): Effect.Effect<A, E | StoreUnavailable, R> =>
-    Effect.suspend(() => {
-      let attempts = 0
-      const labels = meter.labels({ op: operation })
-      const attempt = Effect.suspend(() => {
-        attempts++
-        return Effect.timeoutFail(effect, {
-          duration: deadline,
-          onTimeout: () => new StoreUnavailable({ operation, reason: `no answer within ${formatDuration(deadline)}` })
-        })
+  ): Effect.Effect<A, E | StoreUnavailable, R> => {
+    const labels = meter.labels({ op: operation })
+    const attempt: Effect.Effect<A, E | StoreUnavailable, R> = store.selfBounded
+      ? effect
+      : Effect.timeoutFail(effect, {
+        duration: deadline,
+        onTimeout: () => new StoreUnavailable({ operation, reason: `no answer within ${formatDuration(deadline)}` })
       })
-      return Effect.flatMap(Clock.currentTimeMillis, (start) =>
-        attempt.pipe(
-          Effect.retry({ schedule, while: isTransient }),
-          Effect.ensuring(Effect.flatMap(Clock.currentTimeMillis, (end) =>
-            Effect.sync(() => {
-              meter.count(metrics.retries, attempts - 1)
-              meter.observe(metrics.storeLatency, end - start, labels)
-            }))),
-          Effect.withSpan(`SessionStore.${operation}`)
-        ))
+    // The first attempt runs bare; only a transient failure starts the retry policy, which then sees that failure as
+    // its first input, exactly as `Effect.retry(attempt, ...)` would.
+    const retried = Effect.catchIf(attempt, isTransient, (first) => {
+      let replayed = false
+      let attempts = 1
+      const again = Effect.suspend(() => {
+        if (!replayed) {
+          replayed = true
+          return Effect.fail(first)
+        }
+        attempts++
+        return attempt
+      })
+      return Effect.retry(again, { schedule, while: isTransient }).pipe(
+        Effect.ensuring(Effect.sync(() => meter.count(metrics.retries, attempts - 1)))
+      )
     })
+    const timed = Effect.flatMap(Clock.currentTimeMillis, (start) =>
+      Effect.ensuring(
+        retried,
+        Effect.flatMap(Clock.currentTimeMillis, (end) =>
+          Effect.sync(() => meter.observe(metrics.storeLatency, end - start, labels)))
+      ))
+    return spans ? Effect.withSpan(timed, `SessionStore.${operation}`) : timed
+  }
   return {
     direct: undefined,
+    selfBounded: store.selfBounded,
     insert: (session, options) => guard("insert", store.insert(session, options)),
     get: (id) => guard("get", store.get(id)),
     update: (id, write) => guard("update", store.update(id, write)),

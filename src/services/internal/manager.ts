@@ -34,7 +34,7 @@ const randomNode = () => `node-${Math.random().toString(36).slice(2, 8)}`
 export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
   Effect.gen(function*() {
     const meter = new ManagerMetrics(options.instance ?? "default")
-    const store = guardStore(yield* SessionStore, config, meter)
+    const store = guardStore(yield* SessionStore, config, meter, options.tracing === true)
     const core = new ManagerCore(config, store, yield* Effect.clock, options.node ?? randomNode(), meter)
     meter.resync(yield* store.counts)
 
