@@ -4,7 +4,10 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   resolve: {
     // Examples import the package by name, as users do; tests resolve it to the sources.
-    alias: { "effect-sessions": Path.join(import.meta.dirname, "src/index.ts") }
+    alias: [
+      { find: /^effect-sessions\/sqlite$/, replacement: Path.join(import.meta.dirname, "src/sqlite.ts") },
+      { find: /^effect-sessions$/, replacement: Path.join(import.meta.dirname, "src/index.ts") }
+    ]
   },
   test: {
     include: ["test/**/*.test.ts", "examples/**/*.test.ts"],

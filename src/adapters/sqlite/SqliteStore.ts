@@ -1,0 +1,199 @@
+/**
+ * The SQLite `SessionStore`, the embedded default: one file, one better-sqlite3 connection per process, WAL journal,
+ * statements prepared once, migrations run at start, and touches written behind.
+ *
+ * Durability. A data or status write is durable once acknowledged: it is committed before the call returns. With
+ * `synchronous: "normal"` (the default) a committed write survives a crash of the process but not necessarily a
+ * power loss or OS crash (WAL's last transactions may be rolled back, never corrupted); with `"full"` every commit is
+ * fsynced and survives both, at a cost per write. Touches are coalesced in memory and written at most once per
+ * session per `touchCoalesce` (and before any expiry or eviction decision): a crash loses at most that much activity,
+ * never data, status or a session.
+ *
+ * Many processes may share the file: writes that check before they write (capacity, names, versions, leases) hold
+ * the write lock for the whole check. A call waits at most `busyTimeout` for another process's lock, then fails
+ * `StoreUnavailable` (retried by the manager).
+ *
+ * This store drives better-sqlite3 directly rather than through `@effect/sql`: measured on the same machine, a
+ * prepared-statement read through `SqlClient` cost 8x a raw prepared statement (31k vs 240k reads/s), which leaves
+ * no room for a store within 0.8x of raw SQLite.
+ */
+import Database from "better-sqlite3"
+import { Cause, Config, Duration, Effect, Either, Layer, Option, Queue } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { configFromEnv, parseDuration } from "../../domain/Config.js"
+import { InvalidConfig, StoreError, type StoreFailure } from "../../domain/Errors.js"
+import type { EpochMillis } from "../../domain/Session.js"
+import { SessionStore, type SessionStoreShape } from "../../services/SessionStore.js"
+import { storeFailure } from "./internal/errors.js"
+import { migrate } from "./internal/schema.js"
+import { SqliteState } from "./internal/SqliteState.js"
+
+/** How the SQLite store opens its database. */
+export interface SqliteStoreOptions {
+  /** A file path (its directory is created if missing), or `":memory:"` for a private in-memory database. */
+  readonly filename: string
+  /** `"normal"` (default): durable across process crashes. `"full"`: also across power loss, slower writes. */
+  readonly synchronous?: "normal" | "full" | undefined
+  /** How long a call waits for another connection's lock before failing `StoreUnavailable`. Default 1 second. */
+  readonly busyTimeout?: Duration.DurationInput | undefined
+  /** Touches of one session within this span are written once. Default 1 second; zero writes every touch. */
+  readonly touchCoalesce?: Duration.DurationInput | undefined
+  /** Most sessions with activity waiting to be written before it is written at once. Default 10,000. */
+  readonly maxPendingTouches?: number | undefined
+}
+
+const open = (options: SqliteStoreOptions) =>
+  Effect.try({
+    try: () => {
+      if (options.filename !== ":memory:" && !options.filename.startsWith("file:")) {
+        Fs.mkdirSync(Path.dirname(Path.resolve(options.filename)), { recursive: true })
+      }
+      const db = new Database(options.filename)
+      try {
+        if (options.filename !== ":memory:") db.pragma("journal_mode = WAL")
+        db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
+        db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
+        db.pragma("foreign_keys = ON")
+        const migrated = migrate(db)
+        if (Either.isLeft(migrated)) throw migrated.left
+        return db
+      } catch (error) {
+        db.close()
+        throw error
+      }
+    },
+    catch: (error) => (error instanceof StoreError ? error : storeFailure("open", error))
+  })
+
+/** Runs a synchronous store operation, turning SQLite's exceptions into store failures. */
+const attempt = <A, E>(operation: string, f: () => Either.Either<A, E>): Effect.Effect<A, E | StoreFailure> =>
+  Effect.suspend((): Effect.Effect<A, E | StoreFailure> => {
+    try {
+      return f()
+    } catch (error) {
+      return Effect.fail(storeFailure(operation, error))
+    }
+  })
+
+const ok = <A>(value: A): Either.Either<A, never> => Either.right(value)
+
+/**
+ * Opens (creating and migrating if needed) the database and builds the store on it. Scoped: buffered activity is
+ * written and the connection closed when the scope closes. Fails `StoreError` if the file cannot be opened, belongs
+ * to another application, or was written by a newer schema version (named in the message; the file is left as it is).
+ */
+export const make = (options: SqliteStoreOptions) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clock
+    const coalesce = Duration.decode(options.touchCoalesce ?? Duration.seconds(1))
+    const db: Database.Database = yield* Effect.acquireRelease(open(options), (db) =>
+      attempt("flush", () =>
+        ok(state.flush())).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning("effect-sessions: writing buffered activity on close failed", error)
+          ),
+          Effect.ensuring(Effect.sync(() => db.close()))
+        ))
+    // Wake-ups of the writer: a dropping queue of one, since a second signal before the first is taken adds nothing.
+    const wakeups = yield* Queue.dropping<void>(1)
+    const state: SqliteState = new SqliteState(
+      db,
+      () =>
+        clock.unsafeCurrentTimeMillis() as EpochMillis,
+      options.maxPendingTouches ?? 10_000,
+      Duration.toMillis(coalesce) > 0,
+      () => Queue.unsafeOffer(wakeups, undefined)
+    )
+    if (Duration.toMillis(coalesce) > 0) {
+      // The writer sleeps only while there is activity to write: after the first touch of a quiet spell, it waits
+      // `touchCoalesce` and writes everything buffered by then.
+      yield* Queue.take(wakeups).pipe(
+        Effect.zipRight(Effect.sleep(coalesce)),
+        Effect.zipRight(attempt("flush", () => ok(state.flush()))),
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.interrupt
+            : Effect.logWarning("effect-sessions: writing buffered activity failed; it stays buffered", cause).pipe(
+              Effect.zipRight(Queue.offer(wakeups, undefined))
+            )
+        ),
+        Effect.forever,
+        Effect.forkScoped
+      )
+    }
+    const store: SessionStoreShape = {
+      direct: undefined,
+      selfBounded: true,
+      insert: (session, insertOptions) => attempt("insert", () => state.insert(session, insertOptions)),
+      get: (id) => attempt("get", () => state.get(id)),
+      update: (id, write) => attempt("update", () => state.update(id, write)),
+      touch: (id, activity) => attempt("touch", () => state.touch(id, activity)),
+      list: (query) => attempt("list", () => state.list(query)),
+      counts: attempt("counts", () => ok(state.counts())),
+      ownerCounts: (owner) => attempt("ownerCounts", () => ok(state.ownerCounts(owner))),
+      dueForExpiry: (limit) => attempt("dueForExpiry", () => ok(state.dueForExpiry(limit))),
+      expire: (limit) => attempt("expire", () => ok(state.expire(limit))),
+      leastRecentlyActive: (limit, owner) =>
+        attempt("leastRecentlyActive", () => ok(state.leastRecentlyActive(limit, owner))),
+      purge: (retention, limit) => attempt("purge", () => ok(state.purge(retention, limit))),
+      setActive: (owner, id) => attempt("setActive", () => state.setActive(owner, id)),
+      getActive: (owner) => attempt("getActive", () => state.getActive(owner)),
+      acquireLease: (id, holder, ttl) => attempt("acquireLease", () => state.acquireLease(id, holder, ttl)),
+      renewLease: (lease, ttl) => attempt("renewLease", () => state.renewLease(lease, ttl)),
+      releaseLease: (lease) => attempt("releaseLease", () => ok(state.releaseLease(lease))),
+      leases: attempt("leases", () => ok(state.leases())),
+      flush: attempt("flush", () => ok(state.flush()))
+    }
+    return store
+  })
+
+/** The SQLite store as a layer. */
+export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore, StoreFailure> =>
+  Layer.scoped(SessionStore, make(options))
+
+const optionalString = (name: string) => Config.option(Config.string(name))
+
+/**
+ * The options read from the environment: `SESSIONS_SQLITE_FILE` (default `.data/sessions.db`),
+ * `SESSIONS_SQLITE_SYNCHRONOUS` (`normal` or `full`), `SESSIONS_SQLITE_BUSY_TIMEOUT` (a duration), and
+ * `SESSIONS_TOUCH_COALESCE` from the main configuration. Fails `InvalidConfig` naming every bad variable.
+ */
+export const optionsFromEnv: Effect.Effect<SqliteStoreOptions, InvalidConfig> = Effect.gen(function*() {
+  const config = yield* configFromEnv
+  const raw = yield* Config.all({
+    file: optionalString("SESSIONS_SQLITE_FILE"),
+    synchronous: optionalString("SESSIONS_SQLITE_SYNCHRONOUS"),
+    busyTimeout: optionalString("SESSIONS_SQLITE_BUSY_TIMEOUT")
+  }).pipe(Effect.mapError((error) => new InvalidConfig({ issues: [{ field: "environment", reason: String(error) }] })))
+  const issues: Array<{ field: string; reason: string }> = []
+  const synchronous = Option.getOrElse(raw.synchronous, () => "normal")
+  if (synchronous !== "normal" && synchronous !== "full") {
+    issues.push({
+      field: "SESSIONS_SQLITE_SYNCHRONOUS",
+      reason: `expected normal or full, got ${JSON.stringify(synchronous)}`
+    })
+  }
+  const busyTimeout = Option.map(raw.busyTimeout, parseDuration)
+  if (Option.isSome(busyTimeout) && Either.isLeft(busyTimeout.value)) {
+    issues.push({
+      field: "SESSIONS_SQLITE_BUSY_TIMEOUT",
+      reason: `expected a duration like 1s or 500ms; ${busyTimeout.value.left}`
+    })
+  }
+  const file = Option.getOrElse(raw.file, () => Path.join(".data", "sessions.db"))
+  if (file.trim() === "") issues.push({ field: "SESSIONS_SQLITE_FILE", reason: "is empty" })
+  if (issues.length > 0) return yield* Effect.fail(new InvalidConfig({ issues }))
+  return {
+    filename: file,
+    synchronous: synchronous as "normal" | "full",
+    busyTimeout: Option.isSome(busyTimeout) && Either.isRight(busyTimeout.value) ? busyTimeout.value.right : undefined,
+    touchCoalesce: config.touchCoalesce
+  }
+})
+
+/** The SQLite store as a layer configured from the environment (see `optionsFromEnv`). */
+export const layerConfig: Layer.Layer<SessionStore, StoreFailure | InvalidConfig> = Layer.scoped(
+  SessionStore,
+  Effect.flatMap(optionsFromEnv, make)
+)

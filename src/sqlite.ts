@@ -1,0 +1,5 @@
+/**
+ * effect-sessions/sqlite: the SQLite store (the embedded default). Importing it loads better-sqlite3; the core entry
+ * point does not.
+ */
+export * as SqliteStore from "./adapters/sqlite/SqliteStore.js"
