@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { SessionManager, SessionStore } from "../../src/index.js"
+import { type Cursor, type Page, SessionManager, SessionStore } from "../../src/index.js"
 import { SqliteStore } from "../../src/sqlite.js"
 
 const require = createRequire(import.meta.url)
@@ -111,9 +111,15 @@ describe("SQLite across processes", () => {
       await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
         const context = yield* Layer.build(SqliteStore.layer({ filename: file }))
         const store = context.unsafeMap.get(SessionStore.key) as SessionStore["Type"]
-        const page = yield* store.list({ limit: 1000 })
-        expect(page.corrupt).toEqual([])
-        expect(page.sessions.length).toBeGreaterThanOrEqual(last.size)
+        let seen = 0
+        let after: Cursor | undefined
+        do {
+          const page: Page = yield* store.list({ limit: 500, after })
+          expect(page.corrupt).toEqual([])
+          seen += page.sessions.length
+          after = page.next ?? undefined
+        } while (after !== undefined)
+        expect(seen).toBeGreaterThanOrEqual(last.size)
       })))
       Fs.rmSync(Path.dirname(file), { recursive: true, force: true })
     }
