@@ -17,16 +17,15 @@
  * prepared-statement read through `SqlClient` cost 8x a raw prepared statement (31k vs 240k reads/s), which leaves
  * no room for a store within 0.8x of raw SQLite.
  */
-import Database from "better-sqlite3"
+import type Database from "better-sqlite3"
 import { Cause, Config, Duration, Effect, Either, Layer, Option, Queue } from "effect"
-import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { configFromEnv, parseDuration } from "../../domain/Config.js"
-import { InvalidConfig, StoreError, type StoreFailure } from "../../domain/Errors.js"
+import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
 import type { EpochMillis } from "../../domain/Session.js"
 import { SessionStore, type SessionStoreShape } from "../../services/SessionStore.js"
+import { openDatabase } from "./internal/database.js"
 import { storeFailure } from "./internal/errors.js"
-import { migrate } from "./internal/schema.js"
 import { SqliteState } from "./internal/SqliteState.js"
 
 /** How the SQLite store opens its database. */
@@ -42,29 +41,6 @@ export interface SqliteStoreOptions {
   /** Most sessions with activity waiting to be written before it is written at once. Default 10,000. */
   readonly maxPendingTouches?: number | undefined
 }
-
-const open = (options: SqliteStoreOptions) =>
-  Effect.try({
-    try: () => {
-      if (options.filename !== ":memory:" && !options.filename.startsWith("file:")) {
-        Fs.mkdirSync(Path.dirname(Path.resolve(options.filename)), { recursive: true })
-      }
-      const db = new Database(options.filename)
-      try {
-        if (options.filename !== ":memory:") db.pragma("journal_mode = WAL")
-        db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
-        db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
-        db.pragma("foreign_keys = ON")
-        const migrated = migrate(db)
-        if (Either.isLeft(migrated)) throw migrated.left
-        return db
-      } catch (error) {
-        db.close()
-        throw error
-      }
-    },
-    catch: (error) => (error instanceof StoreError ? error : storeFailure("open", error))
-  })
 
 /** Runs a synchronous store operation, turning SQLite's exceptions into store failures. */
 const attempt = <A, E>(operation: string, f: () => Either.Either<A, E>): Effect.Effect<A, E | StoreFailure> =>
@@ -87,7 +63,7 @@ export const make = (options: SqliteStoreOptions) =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const coalesce = Duration.decode(options.touchCoalesce ?? Duration.seconds(1))
-    const db: Database.Database = yield* Effect.acquireRelease(open(options), (db) =>
+    const db: Database.Database = yield* Effect.acquireRelease(openDatabase(options), (db) =>
       attempt("flush", () =>
         ok(state.flush())).pipe(
           Effect.catchAll((error) =>
