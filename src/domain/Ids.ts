@@ -132,6 +132,10 @@ export const generateSessionId: Effect.Effect<SessionId> = Effect.sync(makeSessi
 /** The default kind of a session created without one. */
 export const defaultKind = "default" as SessionKind
 
+/** Whether `value` is a well-formed owner id. */
+export const isOwnerId = (value: unknown): value is OwnerId =>
+  typeof value === "string" && ownerIdRule.pattern.test(value)
+
 /** Whether `value` is a well-formed session id (for routing and lookups that must not throw). */
 export const isSessionId = (value: unknown): value is SessionId =>
   typeof value === "string" && sessionIdRule.pattern.test(value)

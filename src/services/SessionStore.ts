@@ -35,6 +35,7 @@ import type {
   EndReason,
   EpochMillis,
   JsonValue,
+  LiveStatus,
   Millis,
   Session,
   SessionStatus,
@@ -55,10 +56,33 @@ export interface Transitioned {
   readonly from: SessionStatus
 }
 
+/**
+ * A session that a batch operation (expiry, eviction) ended: who it was, the status it left, why and when. Lighter
+ * than the whole record, so a store can end a batch without reading every session back.
+ */
+export interface Ended {
+  readonly id: SessionId
+  readonly owner: OwnerId
+  readonly from: LiveStatus
+  readonly status: "expired" | "evicted"
+  readonly endReason: EndReason
+  readonly endedAt: EpochMillis
+}
+
+/** The `Ended` record of a write that ended a session by expiry or eviction. */
+export const endedOf = (t: Transitioned): Ended => ({
+  id: t.session.id,
+  owner: t.session.owner,
+  from: t.from as LiveStatus,
+  status: t.session.status as "expired" | "evicted",
+  endReason: t.session.endReason!,
+  endedAt: t.session.endedAt!
+})
+
 /** What an insert did: the session stored, and the sessions it evicted to make room (empty under `reject`). */
 export interface Inserted {
   readonly session: Session
-  readonly evicted: ReadonlyArray<Transitioned>
+  readonly evicted: ReadonlyArray<Ended>
 }
 
 /** ActivityRecord to record with a touch: messages to add and a response time for the rolling window. */
@@ -224,9 +248,9 @@ export interface SessionStoreShape {
 
   /**
    * Ends (status `expired`, reason from `Expiry.expiryReason`) up to `limit` due sessions, earliest first, skipping
-   * those that hold an unexpired lease (work in flight). Returns the sessions it ended, as stored.
+   * those that hold an unexpired lease (work in flight). Returns what it ended.
    */
-  readonly expire: (limit: number) => Effect.Effect<ReadonlyArray<Transitioned>, StoreFailure>
+  readonly expire: (limit: number) => Effect.Effect<ReadonlyArray<Ended>, StoreFailure>
 
   /** Up to `limit` live sessions (of `owner`, if given), least recently active first. A query. */
   readonly leastRecentlyActive: (

@@ -106,9 +106,11 @@ const run = (commands: ReadonlyArray<Command>) =>
         case "expire": {
           const now = yield* Clock.currentTimeMillis
           for (const ended of yield* store.expire(c.limit)) {
-            expect(ended.session.status).toBe("expired")
-            expect(ended.session.endedAt).toBe(now)
-            expect(ended.session.expiresAt).toBeLessThanOrEqual(now)
+            expect(ended.status).toBe("expired")
+            expect(ended.endedAt).toBe(now)
+            const stored = Option.getOrThrow(yield* store.get(ended.id))
+            expect(stored.expiresAt).toBeLessThanOrEqual(now)
+            expect(stored).toMatchObject({ status: "expired", endedAt: now, endReason: ended.endReason })
             expect(["active", "waiting"]).toContain(ended.from)
           }
           break

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
+import { Clock, Duration, Effect, Either, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import * as fc from "fast-check"
-import { isEnded, type Session, SessionManager, SessionStore } from "../../src/index.js"
+import { isEnded, MemoryStore, type Session, SessionManager, SessionStore } from "../../src/index.js"
 import { storeInvariants } from "../contract/invariants.js"
-import { managerLayer } from "../support/manager.js"
+import { managerLayer, managerOver } from "../support/manager.js"
+import { sqliteLayer } from "../support/sqlite.js"
 
 const Manager = SessionManager.SessionManager
 
@@ -124,7 +125,12 @@ const schedule = fc.array(
   { minLength: 10_000, maxLength: 10_000 }
 )
 
-describe("10,000 concurrent mixed operations", () => {
+const stores: ReadonlyArray<readonly [string, () => Layer.Layer<SessionStore, unknown>, number]> = [
+  ["memory store", () => MemoryStore.layer, 3],
+  ["SQLite store (file)", () => sqliteLayer(), 1]
+]
+
+describe.each(stores)("10,000 concurrent mixed operations on the %s", (_, store, runs) => {
   it.effect.prop(
     "all complete under TestClock and leave every invariant intact",
     [schedule, fc.constantFrom("reject" as const, "evict-lru" as const)],
@@ -229,7 +235,7 @@ describe("10,000 concurrent mixed operations", () => {
         }
         expect(successes.length).toBeGreaterThan(plan.length / 20)
       }).pipe(
-        Effect.provide(managerLayer({
+        Effect.provide(managerOver(store(), {
           ...limits,
           capacityPolicy,
           idleTimeout: "8s",
@@ -239,7 +245,7 @@ describe("10,000 concurrent mixed operations", () => {
         }))
       ),
     // Shrinking a 10,000-call schedule takes longer than it helps: a failure reports its seed to replay instead.
-    { fastCheck: { numRuns: 3, endOnFailure: true }, timeout: 120_000 }
+    { fastCheck: { numRuns: runs, endOnFailure: true }, timeout: 180_000 }
   )
 })
 

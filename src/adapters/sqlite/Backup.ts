@@ -18,7 +18,7 @@ import type { Session } from "../../domain/Session.js"
 import * as Format from "./internal/backupFormat.js"
 import { openDatabase, openExisting, scopedDatabase } from "./internal/database.js"
 import { storeFailure } from "./internal/errors.js"
-import { columns, decode, encode, type SessionRow } from "./internal/rows.js"
+import { columns, decode, encode, rowColumns, type SessionRow } from "./internal/rows.js"
 import { schemaVersion } from "./internal/schema.js"
 
 /** A backup file that cannot be restored: which file, and what is wrong with it. Nothing was changed. */
@@ -79,6 +79,9 @@ export interface VerifyReport {
 
 const batchSize = 1000
 
+/** Sets the status counters to what the rows say. */
+const recount = "UPDATE session_counts SET n = (SELECT count(*) FROM sessions s WHERE s.status = session_counts.status)"
+
 /** Runs a synchronous block against the database, turning SQLite's exceptions into store failures. */
 const sync = <A>(operation: string, f: () => A): Effect.Effect<A, StoreFailure> =>
   Effect.try({ try: f, catch: (error) => storeFailure(operation, error) })
@@ -89,12 +92,12 @@ const eachBatch = (
   operation: string,
   visit: (rows: ReadonlyArray<SessionRow>) => Effect.Effect<void, StoreFailure>
 ) => {
-  const page = db.prepare("SELECT * FROM sessions WHERE seq > ? ORDER BY seq LIMIT ?")
+  const page = db.prepare(`SELECT ${rowColumns} FROM sessions WHERE seq > ? ORDER BY seq LIMIT ?`).raw(true)
   const loop = (after: number): Effect.Effect<void, StoreFailure> =>
     Effect.flatMap(sync(operation, () => page.all(after, batchSize) as Array<SessionRow>), (rows) =>
       rows.length === 0
         ? Effect.void
-        : Effect.zipRight(visit(rows), Effect.zipRight(Effect.yieldNow(), loop(rows[rows.length - 1]!.seq))))
+        : Effect.zipRight(visit(rows), Effect.zipRight(Effect.yieldNow(), loop(rows[rows.length - 1]![0]))))
   return loop(0)
 }
 
@@ -252,6 +255,7 @@ const replace = (
       if ((i + 1) % batchSize === 0) onProgress?.(i + 1, sessions.length)
     })
     for (const pointer of active) point.run(pointer.owner, pointer.sessionId)
+    db.exec(recount)
   }).immediate()
   onProgress?.(sessions.length, sessions.length)
 }
@@ -286,7 +290,7 @@ export const verify = (
       Effect.sync(() => {
         for (const row of batch) {
           const decoded = decode(row)
-          if (Either.isLeft(decoded)) corrupt.push({ seq: row.seq, id: decoded.left.id, reason: decoded.left.reason })
+          if (Either.isLeft(decoded)) corrupt.push({ seq: row[0], id: decoded.left.id, reason: decoded.left.reason })
         }
         rows += batch.length
         options.onProgress?.(rows, total)
@@ -326,7 +330,7 @@ const quarantine = (db: Database.Database, corrupt: ReadonlyArray<CorruptRow>, n
       drop.run(row.seq)
       moved++
     }
-    db.exec("UPDATE session_counts SET n = (SELECT count(*) FROM sessions s WHERE s.status = session_counts.status)")
+    db.exec(recount)
   }).immediate()
   return moved
 }

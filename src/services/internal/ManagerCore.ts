@@ -17,7 +17,7 @@ import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
 import type { AsOwner } from "../SessionManager.js"
-import type { Lease, SessionStoreDirect, SessionStoreShape, Transitioned } from "../SessionStore.js"
+import type { Ended, Lease, SessionStoreDirect, SessionStoreShape, Transitioned } from "../SessionStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
 import { KeyedLocks } from "./KeyedLocks.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
@@ -153,26 +153,36 @@ export class ManagerCore {
   }
 
   /** Records a session that a store call ended: metrics, gauge and its event. */
-  ended(t: Transitioned): void {
-    const s = t.session
-    if (!isEnded(s.status) || isEnded(t.from)) return
-    this.meter.moved(t.from, s.status)
-    const reason = s.endReason ?? (s.status as EndReason)
-    const base = { at: s.endedAt ?? this.now(), id: s.id, owner: s.owner, from: t.from, reason }
-    switch (s.status) {
+  ended(e: Ended | (Omit<Ended, "status"> & { readonly status: "closed" })): void {
+    this.meter.moved(e.from, e.status)
+    const event = { at: e.endedAt, id: e.id, owner: e.owner, from: e.from, reason: e.endReason }
+    switch (e.status) {
       case "expired":
         this.meter.count(metrics.expired)
-        this.publish({ _tag: "Expired", ...base })
+        this.publish({ _tag: "Expired", ...event })
         break
       case "evicted":
         this.meter.count(metrics.evicted)
-        this.publish({ _tag: "Evicted", ...base })
+        this.publish({ _tag: "Evicted", ...event })
         break
       case "closed":
         this.meter.count(metrics.closed)
-        this.publish({ _tag: "Closed", ...base })
+        this.publish({ _tag: "Closed", ...event })
         break
     }
+  }
+
+  /** `ended` for a single write that ended a session (a close, or a lazy expiry). */
+  endedBy(t: Transitioned): void {
+    if (!isEnded(t.session.status) || isEnded(t.from)) return
+    this.ended({
+      id: t.session.id,
+      owner: t.session.owner,
+      from: t.from,
+      status: t.session.status,
+      endReason: t.session.endReason ?? (t.session.status as EndReason),
+      endedAt: t.session.endedAt ?? this.now()
+    })
   }
 
   /**
@@ -183,7 +193,7 @@ export class ManagerCore {
   afterActivity(t: Transitioned, recorded: boolean): Effect.Effect<Session, SessionEnded> {
     const s = t.session
     if (isEnded(s.status)) {
-      this.ended(t)
+      this.endedBy(t)
       return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
     }
     if (recorded) {
@@ -203,11 +213,11 @@ export class ManagerCore {
   afterWrite(t: Transitioned, dataWritten: boolean): Effect.Effect<Session, SessionEnded> {
     const s = t.session
     if (s.status === "expired") {
-      this.ended(t)
+      this.endedBy(t)
       return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
     }
     const at = this.now()
-    if (isEnded(s.status)) this.ended(t)
+    if (isEnded(s.status)) this.endedBy(t)
     else if (s.status !== t.from && !isEnded(t.from)) {
       this.meter.moved(t.from, s.status)
       this.publish({ _tag: "StatusChanged", at, id: s.id, owner: s.owner, from: t.from, to: s.status })

@@ -29,16 +29,18 @@ import {
   type StatusCounts
 } from "../../../domain/Session.js"
 import { Recency, type RecencyNode } from "../../../internal/Recency.js"
-import type {
-  ActivityRecord,
-  Cursor,
-  Inserted,
-  InsertOptions,
-  Lease,
-  ListQuery,
-  Page,
-  SessionWrite,
-  Transitioned
+import {
+  type ActivityRecord,
+  type Cursor,
+  type Ended,
+  endedOf,
+  type Inserted,
+  type InsertOptions,
+  type Lease,
+  type ListQuery,
+  type Page,
+  type SessionWrite,
+  type Transitioned
 } from "../../../services/SessionStore.js"
 import { MinHeap } from "./MinHeap.js"
 
@@ -131,11 +133,13 @@ export class MemoryState {
       return Either.left(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
     }
     const now = this.now()
-    const evicted: Array<Transitioned> = []
+    const evicted: Array<Ended> = []
     for (const victim of ownerVictims) {
-      evicted.push(this.end(victim, "evicted", "evicted: owner capacity" as EndReason, now))
+      evicted.push(endedOf(this.end(victim, "evicted", "evicted: owner capacity" as EndReason, now)))
     }
-    for (const victim of globalVictims) evicted.push(this.end(victim, "evicted", "evicted: capacity" as EndReason, now))
+    for (const victim of globalVictims) {
+      evicted.push(endedOf(this.end(victim, "evicted", "evicted: capacity" as EndReason, now)))
+    }
     this.add(session)
     return Either.right({ session, evicted })
   }
@@ -250,7 +254,7 @@ export class MemoryState {
     return due.map((entry) => entry.session)
   }
 
-  expire(limit: number): ReadonlyArray<Transitioned> {
+  expire(limit: number): ReadonlyArray<Ended> {
     const now = this.now()
     const kept: Array<Entry> = []
     const due = this.popDue(limit, (entry) => {
@@ -259,7 +263,7 @@ export class MemoryState {
       return false
     })
     for (const entry of kept) this.schedule(entry, entry.heapKey)
-    return due.map((entry) => this.expireEntry(entry, now))
+    return due.map((entry) => endedOf(this.expireEntry(entry, now)))
   }
 
   leastRecentlyActive(limit: number, owner?: OwnerId): ReadonlyArray<Session> {

@@ -1,14 +1,15 @@
 /**
  * The SQLite store's operations, synchronous on one better-sqlite3 connection. Writes that check before they write
- * (capacity, names, versions, leases) run in immediate transactions, so they hold the write lock from their first
- * read and stay atomic across processes sharing the file.
+ * (capacity, names, versions, leases) run in immediate transactions, created once, so they hold the write lock from
+ * their first read and stay atomic across processes sharing the file. Status counters, leases and active pointers are
+ * kept in the same transactions, one statement per batch rather than a trigger per row.
  */
 import type Database from "better-sqlite3"
 import { Duration, Either, Option } from "effect"
 import { pushResponseTime } from "../../../domain/Activity.js"
 import {
   CapacityExceeded,
-  CorruptRecord,
+  type CorruptRecord,
   InvalidInput,
   type InvalidTransition,
   LeaseHeld,
@@ -20,12 +21,14 @@ import {
   VersionConflict
 } from "../../../domain/Errors.js"
 import { expiresAt, expiryReason } from "../../../domain/Expiry.js"
-import type { OwnerId, SessionId } from "../../../domain/Ids.js"
+import { isOwnerId, isSessionId, type OwnerId, type SessionId } from "../../../domain/Ids.js"
 import { transition } from "../../../domain/Lifecycle.js"
 import {
   type EndReason,
   type EpochMillis,
   isEnded,
+  type LiveStatus,
+  type Millis,
   type Session,
   type SessionStatus,
   type StatusCounts
@@ -33,6 +36,7 @@ import {
 import type {
   ActivityRecord,
   Cursor,
+  Ended,
   Inserted,
   InsertOptions,
   Lease,
@@ -45,10 +49,32 @@ import { PendingActivity } from "./PendingActivity.js"
 import { decode, encode, type SessionRow } from "./rows.js"
 import { prepare, type Statements } from "./statements.js"
 
-interface RowWithLease extends SessionRow {
-  readonly lease_holder: string | null
-  readonly lease_expires_at: number | null
-  readonly lease_token: number | null
+/** A full row followed by its lease's holder, expiry and token (all null without a lease). */
+type RowWithLease = SessionRow
+
+const leaseHolder = (row: RowWithLease) => row[17] as string | null
+const leaseExpiresAt = (row: RowWithLease) => row[18] as number | null
+const leaseToken = (row: RowWithLease) => row[19] as number | null
+const leaseLive = (row: RowWithLease, now: number) => {
+  const expires = leaseExpiresAt(row)
+  return expires !== null && expires > now
+}
+
+/** The columns a batch reads to end a session. */
+interface LightRow {
+  readonly seq: number
+  readonly id: SessionId
+  readonly owner: OwnerId
+  readonly status: LiveStatus
+  readonly created_at: number
+  readonly last_active_at: number
+  readonly idle_timeout: number
+  readonly max_lifetime: number
+}
+
+/** Aborts a transaction with a typed result, which the transaction's caller returns. */
+class Abort<E> {
+  constructor(readonly error: E) {}
 }
 
 const cursorOf = (seq: number): Cursor => `s${seq.toString(36)}` as Cursor
@@ -62,10 +88,21 @@ const seqOf = (cursor: Cursor): Either.Either<number, InvalidInput> =>
 
 const zero = (): Record<SessionStatus, number> => ({ active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 })
 
-/** The SQLite store's state: the connection, its statements, the clock and the buffered activity. */
+const constraint = (error: unknown, index: string): boolean =>
+  error instanceof Error && "code" in error && error.code === "SQLITE_CONSTRAINT_UNIQUE" &&
+  error.message.includes(index)
+
+/** The SQLite store's state: the connection, its statements and transactions, the clock and buffered activity. */
 export class SqliteState {
   private readonly st: Statements
   readonly pending: PendingActivity
+  private readonly insertTx: Database.Transaction<(session: Session, options: InsertOptions) => Inserted>
+  private readonly updateTx: Database.Transaction<(id: SessionId, write: SessionWrite) => Transitioned>
+  private readonly lapseTx: Database.Transaction<(id: SessionId) => Transitioned | undefined>
+  private readonly expireTx: Database.Transaction<(limit: number) => ReadonlyArray<Ended>>
+  private readonly setActiveTx: Database.Transaction<(owner: OwnerId, id: SessionId) => Option.Option<SessionId>>
+  private readonly leaseTx: Database.Transaction<(id: SessionId, holder: string, ttl: Duration.Duration) => Lease>
+  private readonly writeTx: Database.Transaction<(f: () => unknown) => unknown>
 
   constructor(
     readonly db: Database.Database,
@@ -79,6 +116,25 @@ export class SqliteState {
   ) {
     this.st = prepare(db)
     this.pending = new PendingActivity(maxPending, onPending)
+    this.insertTx = db.transaction((session: Session, options: InsertOptions) => this.insertNow(session, options))
+    this.updateTx = db.transaction((id: SessionId, write: SessionWrite) => this.updateNow(id, write))
+    this.lapseTx = db.transaction((id: SessionId) => this.lapseNow(id))
+    this.expireTx = db.transaction((limit: number) => this.expireNow(limit))
+    this.setActiveTx = db.transaction((owner: OwnerId, id: SessionId) => this.setActiveNow(owner, id))
+    this.leaseTx = db.transaction((id: SessionId, holder: string, ttl: Duration.Duration) =>
+      this.leaseNow(id, holder, ttl)
+    )
+    this.writeTx = db.transaction((f: () => unknown) => f())
+  }
+
+  /** Runs `f` (an immediate transaction), returning a typed failure it aborted with as a `Left`. */
+  private guarded<A, E>(f: () => A): Either.Either<A, E> {
+    try {
+      return Either.right(f())
+    } catch (error) {
+      if (error instanceof Abort) return Either.left(error.error as E)
+      throw error
+    }
   }
 
   /** Writes every buffered activity in one transaction; on failure the activity stays buffered. */
@@ -86,7 +142,7 @@ export class SqliteState {
     if (this.pending.size === 0) return
     const batch = this.pending.drain()
     try {
-      this.db.transaction(() => {
+      this.writeTx(() => {
         for (const [id, p] of batch) {
           this.st.activity.run(
             p.lastActiveAt,
@@ -96,7 +152,7 @@ export class SqliteState {
             id
           )
         }
-      })()
+      })
     } catch (error) {
       this.pending.restore(batch)
       throw error
@@ -107,57 +163,64 @@ export class SqliteState {
     session: Session,
     options: InsertOptions
   ): Either.Either<Inserted, SessionNameTaken | CapacityExceeded | StoreError> {
-    return this.db.transaction(
-      (): Either.Either<Inserted, SessionNameTaken | CapacityExceeded | StoreError> => {
-        const existing = this.st.byId.get(session.id) as RowWithLease | undefined
-        if (existing !== undefined) {
-          const stored = decode(existing)
-          if (Either.isLeft(stored)) {
-            return Either.left(
-              new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored (corrupt)` })
-            )
-          }
-          return stored.right.owner === session.owner && stored.right.createdAt === session.createdAt
-            ? Either.right({ session: this.view(stored.right), evicted: [] })
-            : Either.left(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
-        }
-        if (session.name !== null && this.st.nameTaken.get(session.owner, session.name) !== undefined) {
-          return Either.left(new SessionNameTaken({ owner: session.owner, name: session.name }))
-        }
-        const now = this.now()
-        const evict = options.capacityPolicy === "evict-lru"
-        if (evict) this.flush()
-        const ownerLive = (this.st.ownerLive.get(session.owner) as { n: number }).n
-        const ownerExcess = ownerLive + 1 - options.maxSessionsPerOwner
-        const ownerVictims = ownerExcess > 0 && evict
-          ? this.st.ownerVictims.all(session.owner, now, ownerExcess) as Array<SessionRow>
-          : []
-        if (ownerExcess > ownerVictims.length) {
-          return Either.left(new CapacityExceeded({ scope: "owner", limit: options.maxSessionsPerOwner }))
-        }
-        const counts = this.countsNow()
-        const globalExcess = counts.active + counts.waiting - ownerVictims.length + 1 - options.maxSessions
-        const chosen = new Set(ownerVictims.map((row) => row.seq))
-        const globalVictims = globalExcess > 0 && evict
-          ? (this.st.globalVictims.all(now, globalExcess + chosen.size) as Array<SessionRow>)
-            .filter((row) => !chosen.has(row.seq))
-            .slice(0, globalExcess)
-          : []
-        if (globalExcess > globalVictims.length) {
-          return Either.left(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
-        }
-        const evicted = [
-          ...this.endRows(ownerVictims, "evicted", () => "evicted: owner capacity" as EndReason, now),
-          ...this.endRows(globalVictims, "evicted", () => "evicted: capacity" as EndReason, now)
-        ]
-        this.st.insert.run(...encode(session))
-        return Either.right({ session, evicted })
+    return this.guarded(() => this.insertTx.immediate(session, options))
+  }
+
+  /**
+   * Inserts first (the unique indexes check the id and the live name), then counts: over a limit, evicts the least
+   * recently active unleased sessions other than the new one, or aborts the transaction (the insert is undone).
+   */
+  private insertNow(session: Session, options: InsertOptions): Inserted {
+    let seq: number
+    try {
+      seq = Number(this.st.insert.run(...encode(session)).lastInsertRowid)
+    } catch (error) {
+      // Either unique index may fire first for a retried insert that had landed: check the id before the name.
+      const idTaken = constraint(error, "sessions.id")
+      const nameTaken = constraint(error, "sessions.owner, sessions.name")
+      if (idTaken || (nameTaken && this.st.byId.get(session.id) !== undefined)) return this.existing(session)
+      if (nameTaken) throw new Abort(new SessionNameTaken({ owner: session.owner, name: session.name! }))
+      throw error
+    }
+    this.st.adjustCount.run(1, session.status)
+    const now = this.now()
+    const evict = options.capacityPolicy === "evict-lru"
+    const evicted: Array<Ended> = []
+    const ownerExcess = (this.st.ownerLive.get(session.owner) as { n: number }).n - options.maxSessionsPerOwner
+    if (ownerExcess > 0) {
+      if (evict) this.flush()
+      const victims = evict ? this.st.ownerVictims.all(session.owner, seq, now, ownerExcess) as Array<LightRow> : []
+      if (victims.length < ownerExcess) {
+        throw new Abort(new CapacityExceeded({ scope: "owner", limit: options.maxSessionsPerOwner }))
       }
-    ).immediate()
+      evicted.push(...this.endBatch(victims, "evicted", () => "evicted: owner capacity" as EndReason, now))
+    }
+    const counts = this.countsNow()
+    const globalExcess = counts.active + counts.waiting - options.maxSessions
+    if (globalExcess > 0) {
+      if (evict) this.flush()
+      const victims = evict ? this.st.globalVictims.all(seq, now, globalExcess) as Array<LightRow> : []
+      if (victims.length < globalExcess) {
+        throw new Abort(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
+      }
+      evicted.push(...this.endBatch(victims, "evicted", () => "evicted: capacity" as EndReason, now))
+    }
+    return { session, evicted }
+  }
+
+  /** Inserting an id that is stored: a retried insert that had landed (its result), or a conflict (aborts). */
+  private existing(session: Session): Inserted {
+    const row = this.st.byId.get(session.id) as SessionRow | undefined
+    const stored = row === undefined ? undefined : decode(row)
+    if (
+      stored !== undefined && Either.isRight(stored) && stored.right.owner === session.owner &&
+      stored.right.createdAt === session.createdAt
+    ) return { session: this.view(stored.right), evicted: [] }
+    throw new Abort(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
   }
 
   get(id: SessionId): Either.Either<Option.Option<Session>, CorruptRecord> {
-    const row = this.st.byId.get(id) as RowWithLease | undefined
+    const row = this.st.byId.get(id) as SessionRow | undefined
     if (row === undefined) return Either.right(Option.none())
     return Either.map(decode(row), (session) => Option.some(this.view(session)))
   }
@@ -166,35 +229,40 @@ export class SqliteState {
     Transitioned,
     SessionNotFound | SessionEnded | VersionConflict | StaleFencingToken | InvalidTransition | CorruptRecord
   > {
-    return this.db.transaction((): Either.Either<
-      Transitioned,
-      SessionNotFound | SessionEnded | VersionConflict | StaleFencingToken | InvalidTransition | CorruptRecord
-    > => {
-      const now = this.now()
-      const target = this.writable(id, now)
-      if (Either.isLeft(target)) return Either.left(target.left)
-      if (!("row" in target.right)) return Either.right(target.right)
-      const { row, session: current } = target.right
-      if (write.fence !== undefined && !(row.lease_token === write.fence && (row.lease_expires_at ?? 0) > now)) {
-        return Either.left(new StaleFencingToken({ id, token: write.fence }))
+    return this.guarded(() => this.updateTx.immediate(id, write))
+  }
+
+  private updateNow(id: SessionId, write: SessionWrite): Transitioned {
+    const now = this.now()
+    const row = this.st.byIdWithLease.get(id) as RowWithLease | undefined
+    const current = this.liveSession(id, row)
+    const leased = leaseLive(row!, now)
+    if (current.expiresAt <= now && !leased) return this.expireOne(current, now)
+    if (write.fence !== undefined && !(leaseToken(row!) === write.fence && leased)) {
+      throw new Abort(new StaleFencingToken({ id, token: write.fence }))
+    }
+    if (write.expectedVersion !== undefined && write.expectedVersion !== current.version) {
+      throw new Abort(new VersionConflict({ id, expected: write.expectedVersion, actual: current.version }))
+    }
+    let status: SessionStatus = current.status
+    if (write.event !== undefined) {
+      const next = transition(current, write.event)
+      if (Either.isLeft(next)) throw new Abort(next.left)
+      status = next.right
+    }
+    const data = write.data === undefined ? current.data : write.data
+    const next: Session = isEnded(status)
+      ? {
+        ...current,
+        status,
+        data,
+        endedAt: now,
+        endReason: write.reason ?? ("closed" as EndReason),
+        version: current.version + 1
       }
-      if (write.expectedVersion !== undefined && write.expectedVersion !== current.version) {
-        return Either.left(new VersionConflict({ id, expected: write.expectedVersion, actual: current.version }))
-      }
-      let status: SessionStatus = current.status
-      if (write.event !== undefined) {
-        const next = transition(current, write.event)
-        if (Either.isLeft(next)) return Either.left(next.left)
-        status = next.right
-      }
-      const data = write.data === undefined ? current.data : write.data
-      if (isEnded(status)) {
-        return Either.right(this.end({ ...current, data }, status, write.reason ?? ("closed" as EndReason), now))
-      }
-      const next: Session = { ...current, status, data, version: current.version + 1 }
-      this.store(next)
-      return Either.right({ session: next, from: current.status })
-    }).immediate()
+      : { ...current, status, data, version: current.version + 1 }
+    this.store(next, current.status)
+    return { session: next, from: current.status }
   }
 
   touch(
@@ -202,28 +270,47 @@ export class SqliteState {
     activity?: ActivityRecord
   ): Either.Either<Transitioned, SessionNotFound | SessionEnded | CorruptRecord> {
     const now = this.now()
-    const run = () => {
-      const target = this.writable(id, now)
-      if (Either.isLeft(target)) return Either.left(target.left)
-      if (!("row" in target.right)) return Either.right(target.right)
-      const current = target.right.session
-      const lastActiveAt = now > current.lastActiveAt ? now : current.lastActiveAt
-      const next: Session = {
-        ...current,
-        lastActiveAt,
-        expiresAt: expiresAt(current, lastActiveAt),
-        messageCount: current.messageCount + (activity?.messages ?? 0),
-        responseTimes: activity === undefined || activity.responseTime === null
-          ? current.responseTimes
-          : pushResponseTime(current.responseTimes, activity.responseTime, activity.window)
-      }
-      this.pending.record(id, next, activity)
-      // Write-through when not coalescing, and whenever the buffer is full.
-      if (!this.coalesce || this.pending.full) this.flush()
-      return Either.right({ session: next, from: current.status })
+    let current: Session
+    try {
+      current = this.liveSession(id, this.st.byId.get(id) as SessionRow | undefined)
+    } catch (error) {
+      if (error instanceof Abort) return Either.left(error.error)
+      throw error
     }
-    // A due session is expired by this touch: that write must be a transaction of its own.
-    return this.db.inTransaction ? run() : this.db.transaction(run).immediate()
+    if (current.expiresAt <= now) {
+      const lease = this.st.leaseOf.get(id) as { expires_at: number } | undefined
+      if (lease === undefined || lease.expires_at <= now) {
+        // Due and unleased: this touch expires it, in a transaction that checks again under the write lock.
+        const lapsed = this.guarded<Transitioned | undefined, SessionNotFound | SessionEnded | CorruptRecord>(
+          () => this.lapseTx.immediate(id)
+        )
+        if (Either.isLeft(lapsed) || lapsed.right !== undefined) return lapsed as Either.Either<Transitioned, never>
+        // Another process touched it meanwhile: it is not due after all.
+        return this.touch(id, activity)
+      }
+    }
+    const lastActiveAt = now > current.lastActiveAt ? now : current.lastActiveAt
+    const next: Session = {
+      ...current,
+      lastActiveAt,
+      expiresAt: expiresAt(current, lastActiveAt),
+      messageCount: current.messageCount + (activity?.messages ?? 0),
+      responseTimes: activity === undefined || activity.responseTime === null
+        ? current.responseTimes
+        : pushResponseTime(current.responseTimes, activity.responseTime, activity.window)
+    }
+    this.pending.record(id, next, activity)
+    // Written at once when touches are not coalesced, and whenever the buffer is full.
+    if (!this.coalesce || this.pending.full) this.flush()
+    return Either.right({ session: next, from: current.status })
+  }
+
+  /** Expires the session if it is still due and unleased under the write lock; `undefined` if it no longer is. */
+  private lapseNow(id: SessionId): Transitioned | undefined {
+    const now = this.now()
+    const row = this.st.byIdWithLease.get(id) as RowWithLease | undefined
+    const current = this.liveSession(id, row)
+    return current.expiresAt <= now && !leaseLive(row!, now) ? this.expireOne(current, now) : undefined
   }
 
   list(query: ListQuery): Either.Either<Page, InvalidInput> {
@@ -256,7 +343,7 @@ export class SqliteState {
       if (Either.isLeft(decoded)) corrupt.push(decoded.left)
       else sessions.push(this.view(decoded.right))
     }
-    return Either.right({ sessions, next: more ? cursorOf(page[page.length - 1]!.seq) : null, corrupt })
+    return Either.right({ sessions, next: more ? cursorOf(page[page.length - 1]![0]) : null, corrupt })
   }
 
   counts(): StatusCounts {
@@ -276,13 +363,15 @@ export class SqliteState {
     return this.decodeAll(this.st.due.all(this.now(), limit) as Array<SessionRow>)
   }
 
-  expire(limit: number): ReadonlyArray<Transitioned> {
+  expire(limit: number): ReadonlyArray<Ended> {
     this.flush()
-    return this.db.transaction((): ReadonlyArray<Transitioned> => {
-      const now = this.now()
-      const due = this.st.dueUnleased.all(now, now, limit) as Array<SessionRow>
-      return this.endRows(due, "expired", (session) => expiryReason(session) as EndReason, now)
-    }).immediate()
+    return this.expireTx.immediate(limit)
+  }
+
+  private expireNow(limit: number): ReadonlyArray<Ended> {
+    const now = this.now()
+    const due = this.st.dueUnleased.all(now, now, limit) as Array<LightRow>
+    return this.endBatch(due, "expired", (row) => expiryReason(limits(row)) as EndReason, now)
   }
 
   leastRecentlyActive(limit: number, owner?: OwnerId): ReadonlyArray<Session> {
@@ -292,20 +381,28 @@ export class SqliteState {
   }
 
   purge(retention: Duration.Duration, limit: number): number {
-    return this.st.purge.run(this.now() - Duration.toMillis(retention), limit).changes
+    return this.writeTx(() => {
+      const deleted = this.st.purge.all(this.now() - Duration.toMillis(retention), limit) as Array<{ status: string }>
+      const byStatus = new Map<string, number>()
+      for (const row of deleted) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1)
+      for (const [status, n] of byStatus) this.st.adjustCount.run(-n, status)
+      return deleted.length
+    }) as number
   }
 
   setActive(owner: OwnerId, id: SessionId): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> {
-    return this.db.transaction((): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> => {
-      const row = this.st.byId.get(id) as RowWithLease | undefined
-      if (row === undefined || row.owner !== owner) return Either.left(new SessionNotFound({ id }))
-      if (row.status !== "active" && row.status !== "waiting") {
-        return Either.left(new SessionEnded({ id, status: row.status as "closed" }))
-      }
-      const previous = this.st.activeOf.get(owner) as { session_id: SessionId } | undefined
-      this.st.setActive.run(owner, id)
-      return Either.right(previous === undefined ? Option.none() : Option.some(previous.session_id))
-    }).immediate()
+    return this.guarded(() => this.setActiveTx.immediate(owner, id))
+  }
+
+  private setActiveNow(owner: OwnerId, id: SessionId): Option.Option<SessionId> {
+    const row = this.st.byId.get(id) as SessionRow | undefined
+    if (row === undefined || row[2] !== owner) throw new Abort(new SessionNotFound({ id }))
+    if (row[5] !== "active" && row[5] !== "waiting") {
+      throw new Abort(new SessionEnded({ id, status: row[5] as "closed" }))
+    }
+    const previous = this.st.activeOf.get(owner) as { session_id: SessionId } | undefined
+    this.st.setActive.run(owner, id)
+    return previous === undefined ? Option.none() : Option.some(previous.session_id)
   }
 
   getActive(owner: OwnerId): Either.Either<Option.Option<Session>, CorruptRecord> {
@@ -319,21 +416,24 @@ export class SqliteState {
     holder: string,
     ttl: Duration.Duration
   ): Either.Either<Lease, SessionNotFound | SessionEnded | LeaseHeld> {
-    return this.db.transaction((): Either.Either<Lease, SessionNotFound | SessionEnded | LeaseHeld> => {
-      const row = this.st.byId.get(id) as RowWithLease | undefined
-      if (row === undefined) return Either.left(new SessionNotFound({ id }))
-      if (row.status !== "active" && row.status !== "waiting") {
-        return Either.left(new SessionEnded({ id, status: row.status as "closed" }))
-      }
-      const now = this.now()
-      if (row.lease_holder !== null && (row.lease_expires_at ?? 0) > now && row.lease_holder !== holder) {
-        return Either.left(new LeaseHeld({ id, holder: row.lease_holder, expiresAt: row.lease_expires_at! }))
-      }
-      const token = (this.st.nextToken.get() as { value: number }).value
-      const lease: Lease = { sessionId: id, holder, token, expiresAt: (now + Duration.toMillis(ttl)) as EpochMillis }
-      this.st.putLease.run(id, holder, token, lease.expiresAt)
-      return Either.right(lease)
-    }).immediate()
+    return this.guarded(() => this.leaseTx.immediate(id, holder, ttl))
+  }
+
+  private leaseNow(id: SessionId, holder: string, ttl: Duration.Duration): Lease {
+    const row = this.st.byIdWithLease.get(id) as RowWithLease | undefined
+    if (row === undefined) throw new Abort(new SessionNotFound({ id }))
+    if (row[5] !== "active" && row[5] !== "waiting") {
+      throw new Abort(new SessionEnded({ id, status: row[5] as "closed" }))
+    }
+    const now = this.now()
+    const current = leaseHolder(row)
+    if (current !== null && leaseLive(row, now) && current !== holder) {
+      throw new Abort(new LeaseHeld({ id, holder: current, expiresAt: leaseExpiresAt(row)! }))
+    }
+    const token = (this.st.nextToken.get() as { value: number }).value
+    const lease: Lease = { sessionId: id, holder, token, expiresAt: (now + Duration.toMillis(ttl)) as EpochMillis }
+    this.st.putLease.run(id, holder, token, lease.expiresAt)
+    return lease
   }
 
   renewLease(lease: Lease, ttl: Duration.Duration): Either.Either<Lease, StaleFencingToken> {
@@ -367,41 +467,31 @@ export class SqliteState {
     return this.pending.apply(session)
   }
 
-  /**
-   * The live row a write to `id` goes to, or the write's outcome without it: `SessionNotFound`, `SessionEnded`, a
-   * corrupt row, or the session expired here because it was due and unleased (lazy expiry).
-   */
-  private writable(id: SessionId, now: EpochMillis): Either.Either<
-    { readonly row: RowWithLease; readonly session: Session } | Transitioned,
-    SessionNotFound | SessionEnded | CorruptRecord
-  > {
-    const row = this.st.byId.get(id) as RowWithLease | undefined
-    if (row === undefined) return Either.left(new SessionNotFound({ id }))
+  /** The decoded live session of a row, or an `Abort` with why not (missing, corrupt, ended). */
+  private liveSession(id: SessionId, row: SessionRow | undefined): Session {
+    if (row === undefined) throw new Abort(new SessionNotFound({ id }))
     const decoded = decode(row)
-    if (Either.isLeft(decoded)) return Either.left(decoded.left)
+    if (Either.isLeft(decoded)) throw new Abort(decoded.left)
     const session = this.view(decoded.right)
-    if (isEnded(session.status)) return Either.left(new SessionEnded({ id, status: session.status }))
-    const leased = row.lease_expires_at !== null && row.lease_expires_at > now
-    if (session.expiresAt <= now && !leased) {
-      return Either.right(this.end(session, "expired", expiryReason(session) as EndReason, now))
-    }
-    return Either.right({ row, session })
+    if (isEnded(session.status)) throw new Abort(new SessionEnded({ id, status: session.status }))
+    return session
   }
 
-  /** Ends a live session (its buffered activity included) and stores it; the triggers drop its lease and pointer. */
-  private end(
-    session: Session,
-    status: "closed" | "expired" | "evicted",
-    reason: EndReason,
-    now: EpochMillis
-  ): Transitioned {
-    const ended: Session = { ...session, status, endedAt: now, endReason: reason, version: session.version + 1 }
-    this.store(ended)
+  /** Ends a due session on its own (a write found it due), as `expire` would. */
+  private expireOne(session: Session, now: EpochMillis): Transitioned {
+    const ended: Session = {
+      ...session,
+      status: "expired",
+      endedAt: now,
+      endReason: expiryReason(session) as EndReason,
+      version: session.version + 1
+    }
+    this.store(ended, session.status)
     return { session: ended, from: session.status }
   }
 
-  /** Writes every mutable column of `session`, which supersedes its buffered activity. */
-  private store(session: Session): void {
+  /** Writes every mutable column of `session`, which supersedes its buffered activity, and keeps the counts. */
+  private store(session: Session, from: SessionStatus): void {
     this.pending.forget(session.id)
     this.st.write.run(
       session.status,
@@ -415,6 +505,50 @@ export class SqliteState {
       session.version,
       session.id
     )
+    if (session.status !== from) {
+      this.st.adjustCount.run(-1, from)
+      this.st.adjustCount.run(1, session.status)
+      if (isEnded(session.status)) {
+        const ids = JSON.stringify([session.id])
+        this.st.dropLeases.run(ids)
+        this.st.dropPointers.run(ids)
+      }
+    }
+  }
+
+  /**
+   * Ends a batch of live rows (expiry, eviction) with a few set statements, whatever the batch's size: the status
+   * columns by `seq`, grouped by reason, then leases, active pointers and counts. Reads no data column.
+   */
+  private endBatch(
+    rows: ReadonlyArray<LightRow>,
+    status: "expired" | "evicted",
+    reason: (row: LightRow) => EndReason,
+    now: EpochMillis
+  ): Array<Ended> {
+    if (rows.length === 0) return []
+    const byReason = new Map<EndReason, Array<number>>()
+    const left = new Map<string, number>()
+    const ended: Array<Ended> = []
+    for (const row of rows) {
+      const why = reason(row)
+      const group = byReason.get(why)
+      if (group === undefined) byReason.set(why, [row.seq])
+      else group.push(row.seq)
+      left.set(row.status, (left.get(row.status) ?? 0) + 1)
+      this.pending.forget(row.id)
+      // A row damaged beyond its id or owner is ended too, so it cannot hold up later batches, but not reported.
+      if (isSessionId(row.id) && isOwnerId(row.owner)) {
+        ended.push({ id: row.id, owner: row.owner, from: row.status, status, endReason: why, endedAt: now })
+      }
+    }
+    for (const [why, seqs] of byReason) this.st.endBatch.run(status, now, why, JSON.stringify(seqs))
+    const ids = JSON.stringify(rows.map((row) => row.id))
+    this.st.dropLeases.run(ids)
+    this.st.dropPointers.run(ids)
+    for (const [from, n] of left) this.st.adjustCount.run(-n, from)
+    this.st.adjustCount.run(rows.length, status)
+    return ended
   }
 
   /** The rows that decode, as this process sees them; rows that do not are skipped (`verify` reports them). */
@@ -426,27 +560,12 @@ export class SqliteState {
     }
     return sessions
   }
-
-  /**
-   * Ends live rows in a batch (expiry, eviction). A row that does not decode is ended too, by its status columns
-   * alone, so it cannot hold up every later batch; it is left out of the result, and `verify` reports it.
-   */
-  private endRows(
-    rows: ReadonlyArray<SessionRow>,
-    status: "expired" | "evicted",
-    reason: (session: Session) => EndReason,
-    now: EpochMillis
-  ): Array<Transitioned> {
-    const ended: Array<Transitioned> = []
-    for (const row of rows) {
-      const decoded = decode(row)
-      if (Either.isRight(decoded)) {
-        const session = this.view(decoded.right)
-        ended.push(this.end(session, status, reason(session), now))
-      } else {
-        this.st.endCorrupt.run(status, now, `${status}; the row does not decode`, row.seq)
-      }
-    }
-    return ended
-  }
 }
+
+/** The expiry limits of a light row (numbers as stored; a damaged row gives a nonsense reason, never a crash). */
+const limits = (row: LightRow) => ({
+  createdAt: row.created_at as EpochMillis,
+  lastActiveAt: row.last_active_at as EpochMillis,
+  idleTimeout: row.idle_timeout as Millis,
+  maxLifetime: row.max_lifetime as Millis
+})

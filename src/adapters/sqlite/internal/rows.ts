@@ -16,26 +16,35 @@ import {
   statuses
 } from "../../../domain/Session.js"
 
-/** A row of the `sessions` table, as better-sqlite3 returns it. */
-export interface SessionRow {
-  readonly seq: number
-  readonly id: unknown
-  readonly owner: unknown
-  readonly name: unknown
-  readonly kind: unknown
-  readonly status: unknown
-  readonly created_at: unknown
-  readonly last_active_at: unknown
-  readonly expires_at: unknown
-  readonly idle_timeout: unknown
-  readonly max_lifetime: unknown
-  readonly ended_at: unknown
-  readonly end_reason: unknown
-  readonly message_count: unknown
-  readonly response_times: unknown
-  readonly data: unknown
-  readonly version: unknown
-}
+/**
+ * The columns a full row is read with, in this order. Statements that read whole sessions select exactly these and
+ * return arrays (better-sqlite3's raw mode), which is a third faster than building an object per row.
+ */
+export const rowColumns =
+  "seq, id, owner, name, kind, status, created_at, last_active_at, expires_at, idle_timeout, max_lifetime, " +
+  "ended_at, end_reason, message_count, response_times, data, version"
+
+/** A row of the `sessions` table read with `rowColumns`. */
+export type SessionRow = readonly [
+  seq: number,
+  id: unknown,
+  owner: unknown,
+  name: unknown,
+  kind: unknown,
+  status: unknown,
+  createdAt: unknown,
+  lastActiveAt: unknown,
+  expiresAt: unknown,
+  idleTimeout: unknown,
+  maxLifetime: unknown,
+  endedAt: unknown,
+  endReason: unknown,
+  messageCount: unknown,
+  responseTimes: unknown,
+  data: unknown,
+  version: unknown,
+  ...rest: Array<unknown>
+]
 
 /** The columns written for a session, in the order of `insertSql`. */
 export const columns = [
@@ -119,33 +128,52 @@ const responseTimes = (value: unknown): ReadonlyArray<Millis> => {
 
 /** A row as a session, or the `CorruptRecord` that says which column is wrong. */
 export const decode = (row: SessionRow): Either.Either<Session, CorruptRecord> => {
-  const id = typeof row.id === "string" ? row.id : `seq ${row.seq}`
+  const [
+    seq,
+    rawId,
+    owner,
+    name,
+    kind,
+    rawStatus,
+    createdAt,
+    lastActiveAt,
+    expires,
+    idle,
+    lifetime,
+    endedAt,
+    endReason,
+    messageCount,
+    times,
+    data,
+    version
+  ] = row
+  const id = typeof rawId === "string" ? rawId : `seq ${seq}`
   try {
-    if (!isSessionId(row.id)) throw new Bad(`id: not a session id: ${show(row.id)}`)
-    const status = row.status as SessionStatus
-    if (!statuses.includes(status)) throw new Bad(`status: not a status: ${show(row.status)}`)
+    if (!isSessionId(rawId)) throw new Bad(`id: not a session id: ${show(rawId)}`)
+    const status = rawStatus as SessionStatus
+    if (!statuses.includes(status)) throw new Bad(`status: not a status: ${show(rawStatus)}`)
     const ended = isEnded(status)
-    if ((row.ended_at === null) === ended || (row.end_reason === null) === ended) {
+    if ((endedAt === null) === ended || (endReason === null) === ended) {
       throw new Bad(`ended_at, end_reason: must be set exactly when the status is an ended one (status ${status})`)
     }
-    if (row.end_reason !== null && typeof row.end_reason !== "string") throw new Bad("end_reason: expected text")
+    if (endReason !== null && typeof endReason !== "string") throw new Bad("end_reason: expected text")
     const session: Session = {
-      id: row.id,
-      owner: text("owner", row.owner, validateOwnerId),
-      name: row.name === null ? null : text("name", row.name, validateSessionName),
-      kind: text("kind", row.kind, validateSessionKind),
+      id: rawId,
+      owner: text("owner", owner, validateOwnerId),
+      name: name === null ? null : text("name", name, validateSessionName),
+      kind: text("kind", kind, validateSessionKind),
       status,
-      createdAt: integer("created_at", row.created_at, 0) as EpochMillis,
-      lastActiveAt: integer("last_active_at", row.last_active_at, 0) as EpochMillis,
-      expiresAt: integer("expires_at", row.expires_at, 0) as EpochMillis,
-      idleTimeout: integer("idle_timeout", row.idle_timeout, 1) as Millis,
-      maxLifetime: integer("max_lifetime", row.max_lifetime, 1) as Millis,
-      endedAt: row.ended_at === null ? null : integer("ended_at", row.ended_at, 0) as EpochMillis,
-      endReason: row.end_reason as EndReason | null,
-      messageCount: integer("message_count", row.message_count, 0),
-      responseTimes: responseTimes(row.response_times),
-      data: json("data", row.data) as JsonValue,
-      version: integer("version", row.version, 1)
+      createdAt: integer("created_at", createdAt, 0) as EpochMillis,
+      lastActiveAt: integer("last_active_at", lastActiveAt, 0) as EpochMillis,
+      expiresAt: integer("expires_at", expires, 0) as EpochMillis,
+      idleTimeout: integer("idle_timeout", idle, 1) as Millis,
+      maxLifetime: integer("max_lifetime", lifetime, 1) as Millis,
+      endedAt: endedAt === null ? null : integer("ended_at", endedAt, 0) as EpochMillis,
+      endReason: endReason as EndReason | null,
+      messageCount: integer("message_count", messageCount, 0),
+      responseTimes: responseTimes(times),
+      data: json("data", data) as JsonValue,
+      version: integer("version", version, 1)
     }
     return Either.right(session)
   } catch (error) {

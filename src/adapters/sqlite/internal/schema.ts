@@ -37,25 +37,14 @@ const migrations: ReadonlyArray<string> = [
   CREATE UNIQUE INDEX sessions_id ON sessions (id);
   CREATE UNIQUE INDEX sessions_live_name ON sessions (owner, name) WHERE name IS NOT NULL AND ${live};
   CREATE INDEX sessions_owner ON sessions (owner, seq);
-  CREATE INDEX sessions_owner_live ON sessions (owner, last_active_at) WHERE ${live};
-  CREATE INDEX sessions_status ON sessions (status, seq);
-  CREATE INDEX sessions_kind ON sessions (kind, seq);
+  CREATE INDEX sessions_waiting ON sessions (seq) WHERE status = 'waiting';
   CREATE INDEX sessions_due ON sessions (expires_at) WHERE ${live};
   CREATE INDEX sessions_recency ON sessions (last_active_at) WHERE ${live};
   CREATE INDEX sessions_ended ON sessions (ended_at) WHERE ended_at IS NOT NULL;
 
+  -- Sessions by status, kept by the store in the same transaction as each change (one update per batch, not per row).
   CREATE TABLE session_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO session_counts (status, n) VALUES ('active', 0), ('waiting', 0), ('closed', 0), ('expired', 0), ('evicted', 0);
-  CREATE TRIGGER sessions_counted_insert AFTER INSERT ON sessions BEGIN
-    UPDATE session_counts SET n = n + 1 WHERE status = NEW.status;
-  END;
-  CREATE TRIGGER sessions_counted_delete AFTER DELETE ON sessions BEGIN
-    UPDATE session_counts SET n = n - 1 WHERE status = OLD.status;
-  END;
-  CREATE TRIGGER sessions_counted_update AFTER UPDATE OF status ON sessions WHEN OLD.status <> NEW.status BEGIN
-    UPDATE session_counts SET n = n - 1 WHERE status = OLD.status;
-    UPDATE session_counts SET n = n + 1 WHERE status = NEW.status;
-  END;
 
   CREATE TABLE leases (
     session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
@@ -68,11 +57,6 @@ const migrations: ReadonlyArray<string> = [
     session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE
   ) WITHOUT ROWID;
   CREATE INDEX active_sessions_session ON active_sessions (session_id);
-  CREATE TRIGGER sessions_ended AFTER UPDATE OF status ON sessions
-    WHEN OLD.status IN ('active', 'waiting') AND NEW.status NOT IN ('active', 'waiting') BEGIN
-    DELETE FROM leases WHERE session_id = NEW.id;
-    DELETE FROM active_sessions WHERE session_id = NEW.id;
-  END;
 
   CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO meta (key, value) VALUES ('lease_token', 0);

@@ -3,41 +3,63 @@
  * `schema.ts`); `test/sqlite/QueryPlans.test.ts` checks each plan for full scans.
  */
 import type Database from "better-sqlite3"
-import { columns } from "./rows.js"
+import { columns, rowColumns } from "./rows.js"
 
 const live = "status IN ('active', 'waiting')"
 const unleased = "NOT EXISTS (SELECT 1 FROM leases l WHERE l.session_id = s.id AND l.expires_at > ?)"
+/** The columns a batch needs to end a session: no data to decode. */
+const light = "s.seq, s.id, s.owner, s.status, s.created_at, s.last_active_at, s.idle_timeout, s.max_lifetime"
+const seqs = "SELECT value FROM json_each(?)"
+const ids = "SELECT value FROM json_each(?)"
+const prefixed = rowColumns.split(", ").map((column) => `s.${column}`).join(", ")
+
+/** The statements that read whole rows: they return arrays in `rowColumns` order. */
+const fullRows: ReadonlySet<string> = new Set([
+  "byId",
+  "byIdWithLease",
+  "due",
+  "recency",
+  "ownerRecency",
+  "activeSession",
+  "page"
+])
 
 /** The SQL of each statement, by name (exported so tests can explain their plans). */
 export const sql = {
   insert: `INSERT INTO sessions (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`,
-  byId: `SELECT s.*, l.holder AS lease_holder, l.expires_at AS lease_expires_at, l.token AS lease_token FROM sessions s
-    LEFT JOIN leases l ON l.session_id = s.id WHERE s.id = ?`,
-  nameTaken: `SELECT 1 FROM sessions WHERE owner = ? AND name = ? AND ${live}`,
+  byId: `SELECT ${rowColumns} FROM sessions WHERE id = ?`,
+  byIdWithLease: `SELECT ${prefixed}, l.holder, l.expires_at, l.token
+    FROM sessions s LEFT JOIN leases l ON l.session_id = s.id WHERE s.id = ?`,
+  leaseOf: "SELECT holder, token, expires_at FROM leases WHERE session_id = ?",
   ownerLive: `SELECT count(*) AS n FROM sessions WHERE owner = ? AND ${live}`,
   counts: "SELECT status, n FROM session_counts",
+  adjustCount: "UPDATE session_counts SET n = n + ? WHERE status = ?",
   ownerCounts: "SELECT status, count(*) AS n FROM sessions WHERE owner = ? GROUP BY status",
-  ownerVictims:
-    `SELECT s.* FROM sessions s INDEXED BY sessions_owner_live WHERE s.owner = ? AND s.${live} AND ${unleased}
-    ORDER BY s.last_active_at LIMIT ?`,
-  globalVictims: `SELECT s.* FROM sessions s INDEXED BY sessions_recency WHERE s.${live} AND ${unleased}
-    ORDER BY s.last_active_at LIMIT ?`,
+  ownerVictims: `SELECT ${light} FROM sessions s INDEXED BY sessions_owner WHERE s.owner = ? AND s.${live}
+    AND s.seq <> ? AND ${unleased} ORDER BY s.last_active_at LIMIT ?`,
+  globalVictims: `SELECT ${light} FROM sessions s INDEXED BY sessions_recency WHERE s.${live} AND s.seq <> ?
+    AND ${unleased} ORDER BY s.last_active_at LIMIT ?`,
   write: `UPDATE sessions SET status = ?, last_active_at = ?, expires_at = ?, ended_at = ?, end_reason = ?,
     message_count = ?, response_times = ?, data = ?, version = ? WHERE id = ?`,
-  endCorrupt: `UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?, version = version + 1 WHERE seq = ?`,
+  endBatch: `UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?, version = version + 1
+    WHERE seq IN (${seqs})`,
+  dropLeases: `DELETE FROM leases WHERE session_id IN (${ids})`,
+  dropPointers: `DELETE FROM active_sessions WHERE session_id IN (${ids})`,
   activity: `UPDATE sessions SET last_active_at = max(last_active_at, ?), expires_at = max(expires_at, ?),
     message_count = message_count + ?, response_times = coalesce(?, response_times) WHERE id = ? AND ${live}`,
-  due: `SELECT s.* FROM sessions s INDEXED BY sessions_due WHERE s.${live} AND s.expires_at <= ?
+  due: `SELECT ${prefixed} FROM sessions s INDEXED BY sessions_due WHERE s.${live} AND s.expires_at <= ?
     ORDER BY s.expires_at LIMIT ?`,
-  dueUnleased: `SELECT s.* FROM sessions s INDEXED BY sessions_due WHERE s.${live} AND s.expires_at <= ? AND ${unleased}
-    ORDER BY s.expires_at LIMIT ?`,
-  recency: `SELECT * FROM sessions INDEXED BY sessions_recency WHERE ${live} ORDER BY last_active_at LIMIT ?`,
-  ownerRecency: `SELECT * FROM sessions INDEXED BY sessions_owner_live WHERE owner = ? AND ${live}
+  dueUnleased: `SELECT ${light} FROM sessions s INDEXED BY sessions_due WHERE s.${live} AND s.expires_at <= ?
+    AND ${unleased} ORDER BY s.expires_at LIMIT ?`,
+  recency:
+    `SELECT ${rowColumns} FROM sessions INDEXED BY sessions_recency WHERE ${live} ORDER BY last_active_at LIMIT ?`,
+  ownerRecency: `SELECT ${rowColumns} FROM sessions INDEXED BY sessions_owner WHERE owner = ? AND ${live}
     ORDER BY last_active_at LIMIT ?`,
   purge: `DELETE FROM sessions WHERE seq IN (SELECT seq FROM sessions INDEXED BY sessions_ended WHERE ended_at <= ?
-    ORDER BY ended_at LIMIT ?)`,
+    ORDER BY ended_at LIMIT ?) RETURNING status`,
   activeOf: "SELECT session_id FROM active_sessions WHERE owner = ?",
-  activeSession: `SELECT s.* FROM active_sessions a JOIN sessions s ON s.id = a.session_id WHERE a.owner = ?`,
+  activeSession: `SELECT ${prefixed} FROM active_sessions a JOIN sessions s ON s.id = a.session_id WHERE a.owner = ?`,
+  page: `SELECT ${rowColumns} FROM sessions WHERE seq > ? ORDER BY seq LIMIT ?`,
   setActive: `INSERT INTO active_sessions (owner, session_id) VALUES (?, ?)
     ON CONFLICT (owner) DO UPDATE SET session_id = excluded.session_id`,
   nextToken: "UPDATE meta SET value = value + 1 WHERE key = 'lease_token' RETURNING value",
@@ -57,25 +79,20 @@ export interface ListShape {
 }
 
 /**
- * The listing statement for a combination of filters: keyset pagination on `seq`, through the index of the most
- * selective filter given (owner, then status, then kind). Parameters: the filters given, in that order, then the
- * cursor's seq and the limit.
+ * The listing statement for a combination of filters: keyset pagination on `seq`, through the owner index when an
+ * owner is given, through the index of waiting sessions for `listWaiting`, and otherwise along `seq` itself (listing
+ * ended sessions, or one kind, across all owners, is an operator's walk, not a hot path). Parameters: the filters
+ * given, in that order, then the cursor's seq and the limit.
  */
-export const listSql = (shape: ListShape): string => {
-  const index = shape.owner
-    ? "sessions_owner"
-    : shape.status
-    ? "sessions_status"
-    : shape.kind
-    ? "sessions_kind"
-    : undefined
+export const listSql = (shape: ListShape & { readonly waiting?: boolean }): string => {
+  const index = shape.owner ? "sessions_owner" : shape.waiting === true ? "sessions_waiting" : undefined
   const where = [
     ...(shape.owner ? ["owner = ?"] : []),
-    ...(shape.status ? ["status = ?"] : []),
+    ...(shape.status ? [shape.waiting === true ? "status = 'waiting' AND status = ?" : "status = ?"] : []),
     ...(shape.kind ? ["kind = ?"] : []),
     "seq > ?"
   ]
-  return `SELECT * FROM sessions${index === undefined ? "" : ` INDEXED BY ${index}`} WHERE ${
+  return `SELECT ${rowColumns} FROM sessions${index === undefined ? "" : ` INDEXED BY ${index}`} WHERE ${
     where.join(" AND ")
   } ORDER BY seq LIMIT ?`
 }
@@ -83,21 +100,24 @@ export const listSql = (shape: ListShape): string => {
 /** The prepared statements of one connection. */
 export type Statements =
   & { readonly [K in keyof typeof sql]: Database.Statement }
-  & { readonly list: (shape: ListShape) => Database.Statement }
+  & { readonly list: (shape: ListShape & { readonly waiting?: boolean }) => Database.Statement }
 
 /** The statements, prepared on `db`. */
 export const prepare = (db: Database.Database): Statements => {
   const prepared = Object.fromEntries(
-    Object.entries(sql).map(([name, text]) => [name, db.prepare(text)])
+    Object.entries(sql).map(([name, text]) => {
+      const statement = db.prepare(text)
+      return [name, fullRows.has(name) ? statement.raw(true) : statement]
+    })
   ) as { readonly [K in keyof typeof sql]: Database.Statement }
   const lists = new Map<string, Database.Statement>()
   return {
     ...prepared,
-    list: (shape: ListShape): Database.Statement => {
-      const key = `${shape.owner}${shape.status}${shape.kind}`
+    list: (shape: ListShape & { readonly waiting?: boolean }): Database.Statement => {
+      const key = `${shape.owner}${shape.status}${shape.kind}${shape.waiting === true}`
       let statement = lists.get(key)
       if (statement === undefined) {
-        statement = db.prepare(listSql(shape))
+        statement = db.prepare(listSql(shape)).raw(true)
         lists.set(key, statement)
       }
       return statement
