@@ -1,10 +1,12 @@
 /**
  * The same app over different stores: the app depends on `SessionManager` only, and choosing where sessions live is
- * one layer. Here the in-memory store, and the same store behind a decorator that counts store calls (any
- * `SessionStore` can be wrapped like this: metrics, logging, fault injection).
+ * one layer. Here the in-memory store, the SQLite store (sessions survive restarts, several processes may share the
+ * file), and the memory store behind a decorator that counts store calls (any `SessionStore` can be wrapped like this:
+ * metrics, logging, fault injection).
  */
 import { Effect, Layer } from "effect"
 import { MemoryStore, SessionManager, SessionStore, type SessionStoreShape } from "effect-sessions"
+import { SqliteStore } from "effect-sessions/sqlite"
 
 /** The app: it knows the manager, not the store. */
 export const app = Effect.gen(function*() {
@@ -38,6 +40,10 @@ const manager = SessionManager.layer()
 
 /** The app over the plain in-memory store. */
 export const onMemory = app.pipe(Effect.provide(manager.pipe(Layer.provide(MemoryStore.layer))))
+
+/** The same app over SQLite: the only change is the store layer. */
+export const onSqlite = (filename: string) =>
+  app.pipe(Effect.provide(manager.pipe(Layer.provide(SqliteStore.layer({ filename })))))
 
 /** The same app over the counting decorator of the in-memory store: the only change is the store layer. */
 export const onCountedMemory = (calls: { count: number }) =>

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, TestClock } from "effect"
+import * as Path from "node:path"
 import { reply } from "../examples/chat-reply.js"
 import { program } from "../examples/first-sessions.js"
-import { onCountedMemory, onMemory } from "../examples/swap-store.js"
+import { onCountedMemory, onMemory, onSqlite } from "../examples/swap-store.js"
 import { MemoryStore, SessionManager } from "../src/index.js"
+import { tempDir } from "./support/sqlite.js"
 
 describe("examples", () => {
   it.effect("first-sessions creates, touches, lists and expires a session", () =>
@@ -45,9 +47,11 @@ describe("examples", () => {
       expect((yield* sessions.get(session.id)).data).toEqual({ turns: [] })
     }).pipe(Effect.provide(chat)))
 
-  it.effect("swap-store runs the same app on two store layers", () =>
+  it.scoped("swap-store runs the same app on three store layers", () =>
     Effect.gen(function*() {
       expect((yield* onMemory).data).toEqual({ step: 1 })
+      const dir = yield* tempDir
+      expect((yield* onSqlite(Path.join(dir, "sessions.db"))).data).toEqual({ step: 1 })
       const calls = { count: 0 }
       expect((yield* onCountedMemory(calls)).data).toEqual({ step: 1 })
       expect(calls.count).toBeGreaterThanOrEqual(3)

@@ -38,10 +38,16 @@ describe("package layout", () => {
     }
   })
 
-  it("exports the core entry point as an ES module with declarations", () => {
+  it("the sqlite entry point adds better-sqlite3 and Node's own modules, nothing else", () => {
+    const { packages } = importGraph(Path.join(src, "sqlite.ts"))
+    expect([...packages].sort()).toEqual(["better-sqlite3", "effect", "node:crypto", "node:fs", "node:path"])
+  })
+
+  it("exports each entry point as an ES module with declarations", () => {
     const pkg = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
     expect(pkg.type).toBe("module")
     expect(pkg.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" })
+    expect(pkg.exports["./sqlite"]).toEqual({ types: "./dist/sqlite.d.ts", import: "./dist/sqlite.js" })
     expect(pkg.engines.node).toBe(">=20")
   })
 })
