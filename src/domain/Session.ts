@@ -45,15 +45,45 @@ export type JsonValue = null | boolean | number | string | ReadonlyArray<JsonVal
   readonly [key: string]: JsonValue
 }
 
-/** The schema of a JSON value (finite numbers only, as JSON has no NaN or Infinity). */
-export const JsonValue: Schema.Schema<JsonValue> = Schema.Union(
-  Schema.Null,
-  Schema.Boolean,
-  Schema.Number.pipe(Schema.finite()),
-  Schema.String,
-  Schema.Array(Schema.suspend(() => JsonValue)),
-  Schema.Record({ key: Schema.String, value: Schema.suspend(() => JsonValue) })
-).annotations({ identifier: "JsonValue" })
+/** The deepest nesting a JSON value may have here (deeper values are refused, never a stack overflow). */
+const maxJsonDepth = 256
+
+/** Whether `value` is a JSON value: finite numbers, strings, booleans, null, arrays and plain objects of them. */
+export const isJsonValue = (value: unknown, depth = 0): value is JsonValue => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(value)
+    case "object": {
+      if (value === null) return true
+      if (depth >= maxJsonDepth) return false
+      if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1))
+      const prototype = Object.getPrototypeOf(value)
+      if (prototype !== Object.prototype && prototype !== null) return false
+      for (const key of Object.keys(value)) {
+        if (!isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * The schema of a JSON value (finite numbers only, as JSON has no NaN or Infinity). It checks the value in place and
+ * keeps it as it is: rebuilding objects key by key would turn an own `"__proto__"` member, which `JSON.parse` makes,
+ * into a change of prototype.
+ */
+export const JsonValue: Schema.Schema<JsonValue> = Schema.declare(
+  (value: unknown): value is JsonValue => isJsonValue(value),
+  {
+    identifier: "JsonValue",
+    description: "a JSON value (finite numbers, strings, booleans, null, arrays and plain objects)"
+  }
+)
 
 /** Why a session ended, in words ("closed by owner", "idle timeout", "max lifetime", "evicted: capacity"). */
 export const EndReason = Schema.String.pipe(Schema.maxLength(256), Schema.brand("EndReason"))

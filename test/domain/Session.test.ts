@@ -8,6 +8,7 @@ import {
   InvalidConfig,
   InvalidInput,
   InvalidTransition,
+  JsonValue,
   LeaseHeld,
   makeSessionId,
   newSession,
@@ -114,5 +115,26 @@ describe("SessionError", () => {
   it("encodes durations as milliseconds", () => {
     const wire = Schema.encodeSync(SessionError)(new RateLimited({ key: "k", retryAfter: Duration.seconds(2) }))
     expect(wire).toEqual({ _tag: "RateLimited", key: "k", retryAfter: 2000 })
+  })
+})
+
+describe("JsonValue", () => {
+  it("keeps an own __proto__ member through decoding, as JSON.parse made it", () => {
+    const data = JSON.parse("{\"__proto__\": {\"x\": 1}, \"a\": [1, {\"__proto__\": null}]}")
+    const decoded = Schema.decodeUnknownSync(JsonValue)(data) as Record<string, unknown>
+    expect(Object.keys(decoded)).toEqual(["__proto__", "a"])
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype)
+    expect(decoded).toStrictEqual(data)
+  })
+
+  it("refuses what JSON cannot carry", () => {
+    for (
+      const bad of [Number.NaN, Infinity, undefined, () => 1, new Date(0), new Map(), [1, Number.NaN], { a: undefined }]
+    ) {
+      expect(Schema.is(JsonValue)(bad)).toBe(false)
+    }
+    let deep: unknown = 1
+    for (let i = 0; i < 10_000; i++) deep = [deep]
+    expect(Schema.is(JsonValue)(deep)).toBe(false)
   })
 })
