@@ -2,11 +2,12 @@
  * The configuration of effect-sessions: every setting with its documented default, validated as a whole (every bad
  * field reported at once) from code values or from `SESSIONS_*` environment variables.
  */
-import { Config, Duration, Effect, Either, Option, ParseResult, Schema } from "effect"
-import { InvalidConfig } from "./Errors.js"
+import { Duration, type Effect, type Either, type Schema } from "effect"
+import type { InvalidConfig } from "./Errors.js"
 import type { ExpiryPolicy } from "./Expiry.js"
 import * as Field from "./internal/configField.js"
 import { formatDuration, type Rate } from "./internal/parse.js"
+import { defineSettings, envName, type ReferenceRow } from "./internal/settings.js"
 
 export type { Rate } from "./internal/parse.js"
 export { durationForms, formatDuration, formatRate, parseDuration, parseRate } from "./internal/parse.js"
@@ -169,13 +170,7 @@ export type SessionsConfigInput = {
 /** A rate as a caller writes it: `"100/1s"`, or a limit and a window. */
 export type RateInput = string | { readonly limit: number; readonly window: Duration.DurationInput | string }
 
-/** The names of the settings, in the order of the config reference. */
-export const fieldNames = Object.keys(configFields) as ReadonlyArray<keyof SessionsConfig>
-
-/** The environment variable that sets a field: `idleTimeout` is `SESSIONS_IDLE_TIMEOUT`. */
-export const envName = (field: string): string => `SESSIONS_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
-
-const crossFieldIssues = (config: SessionsConfig): ReadonlyArray<Schema.FilterIssue> => {
+const settings = defineSettings<SessionsConfig>(configFields, (config) => {
   const issues: Array<Schema.FilterIssue> = []
   if (config.maxSessionsPerOwner > config.maxSessions) {
     issues.push({
@@ -190,45 +185,28 @@ const crossFieldIssues = (config: SessionsConfig): ReadonlyArray<Schema.FilterIs
     })
   }
   return issues
-}
+})
+
+/** The names of the settings, in the order of the config reference. */
+export const fieldNames = Object.keys(configFields) as ReadonlyArray<keyof SessionsConfig>
+
+export { envName }
 
 /**
  * The configuration schema. Every field is optional and takes its documented default; decoding with
  * `{ errors: "all" }` (as `makeConfig` does) reports every bad field at once.
  */
-export const SessionsConfig: Schema.Schema<SessionsConfig, SessionsConfigInput> = Schema.Struct(
-  Object.fromEntries(
-    fieldNames.map((name) => {
-      const field = configFields[name] as Field.ConfigField<unknown>
-      return [name, Schema.optionalWith(field.schema, { default: () => field.default, exact: true })]
-    })
-  )
-).pipe(Schema.filter((config) => crossFieldIssues(config as unknown as SessionsConfig))) as unknown as Schema.Schema<
-  SessionsConfig,
-  SessionsConfigInput
->
+export const SessionsConfig = settings.schema as unknown as Schema.Schema<SessionsConfig, SessionsConfigInput>
 
 /** Every default, as a validated configuration. */
-export const defaultConfig: SessionsConfig = Object.fromEntries(
-  fieldNames.map((name) => [name, configFields[name].default])
-) as unknown as SessionsConfig
-
-const toInvalidConfig = (error: ParseResult.ParseError, label: (field: string) => string): InvalidConfig =>
-  new InvalidConfig({
-    issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
-      field: issue.path.length === 0 ? "config" : label(String(issue.path[0])),
-      reason: issue._tag === "Unexpected" ? "is not a setting of effect-sessions" : issue.message
-    }))
-  })
-
-const decodeAll = Schema.decodeUnknownEither(SessionsConfig, { errors: "all", onExcessProperty: "error" })
+export const defaultConfig: SessionsConfig = settings.defaults
 
 /**
  * Validates a configuration written in code: fields left out take their defaults. Fails with `InvalidConfig`
  * listing every bad or unknown field.
  */
 export const makeConfig = (input: SessionsConfigInput = {}): Either.Either<SessionsConfig, InvalidConfig> =>
-  Either.mapLeft(decodeAll(input), (error) => toInvalidConfig(error, (field) => field))
+  settings.make(input)
 
 /** The policy `Expiry.expiresAt` needs, taken from a configuration. */
 export const expiryPolicy = (config: SessionsConfig): ExpiryPolicy => ({
@@ -241,32 +219,14 @@ export const expiryPolicy = (config: SessionsConfig): ExpiryPolicy => ({
  * for the environment): `SESSIONS_IDLE_TIMEOUT=5m`, `SESSIONS_CAPACITY_POLICY=evict-lru`, ... Unset variables take
  * their defaults. Fails with `InvalidConfig` naming every bad variable at once.
  */
-export const configFromEnv: Effect.Effect<SessionsConfig, InvalidConfig> = Effect.gen(function*() {
-  const raw = yield* Config.all(
-    Object.fromEntries(fieldNames.map((name) => [name, Config.option(Config.string(envName(name)))]))
-  ).pipe(
-    Effect.mapError((error) => new InvalidConfig({ issues: [{ field: "environment", reason: String(error) }] }))
-  )
-  const present: Record<string, string> = {}
-  for (const name of fieldNames) {
-    const value = raw[name]!
-    if (Option.isSome(value)) present[name] = value.value
-  }
-  return yield* Either.mapLeft(decodeAll(present), (error) => toInvalidConfig(error, envName))
-})
+export const configFromEnv: Effect.Effect<SessionsConfig, InvalidConfig> = settings.fromEnv
 
 /** One row of the config reference: the field, its environment variable, its default and what it controls. */
-export interface ConfigReferenceRow {
-  readonly field: keyof SessionsConfig
-  readonly env: string
-  readonly default: string
-  readonly doc: string
-}
+export type ConfigReferenceRow = ReferenceRow<keyof SessionsConfig>
 
 /** The config reference, in field order (for the README and `effect-sessions config check`). */
-export const configReference: ReadonlyArray<ConfigReferenceRow> = fieldNames.map((name) => ({
-  field: name,
-  env: envName(name),
-  default: configFields[name].defaultText,
-  doc: configFields[name].doc
-}))
+export const configReference: ReadonlyArray<ConfigReferenceRow> = settings.reference
+
+/** Building blocks for settings of one's own (the HTTP service's), with the same validation and env loading. */
+export * as ConfigFields from "./internal/configField.js"
+export { defineSettings, type Settings } from "./internal/settings.js"

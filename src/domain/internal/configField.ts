@@ -122,3 +122,64 @@ export const rate = (options: { readonly default: Rate; readonly doc: string }):
     defaultText: formatRate(options.default)
   }
 }
+
+/** Text matching `pattern` (what it must look like is said by `expected`). */
+export const text = (
+  options: { readonly default: string; readonly doc: string; readonly pattern: RegExp; readonly expected: string }
+): ConfigField<string> => {
+  const parse = (input: unknown): Either.Either<string, string> =>
+    typeof input === "string" && options.pattern.test(input)
+      ? Either.right(input)
+      : Either.left(`expected ${options.expected}, got ${JSON.stringify(input) ?? String(input)}`)
+  return {
+    schema: fromUnknown("Text", parse, (value) => value, Schema.String),
+    default: options.default,
+    doc: options.doc,
+    defaultText: options.default
+  }
+}
+
+/** Text matching `pattern`, or nothing (the default: `null`, or an empty value). */
+export const optionalText = (
+  options: { readonly doc: string; readonly pattern: RegExp; readonly expected: string }
+): ConfigField<string | null> => {
+  const parse = (input: unknown): Either.Either<string | null, string> =>
+    input === null || input === ""
+      ? Either.right(null)
+      : typeof input === "string" && options.pattern.test(input)
+      ? Either.right(input)
+      : Either.left(`expected ${options.expected}, got ${JSON.stringify(input) ?? String(input)}`)
+  return {
+    schema: fromUnknown("OptionalText", parse, (value) => value ?? "", Schema.NullOr(Schema.String)),
+    default: null,
+    doc: options.doc,
+    defaultText: "(none)"
+  }
+}
+
+/** A list of items each matching `pattern`, given as an array or as comma-separated text. */
+export const list = (
+  options: {
+    readonly default: ReadonlyArray<string>
+    readonly doc: string
+    readonly pattern: RegExp
+    readonly expected: string
+  }
+): ConfigField<ReadonlyArray<string>> => {
+  const parse = (input: unknown): Either.Either<ReadonlyArray<string>, string> => {
+    const items = typeof input === "string"
+      ? input.split(",").map((item) => item.trim()).filter((item) => item !== "")
+      : input
+    if (!Array.isArray(items)) return Either.left(`expected ${options.expected}, comma-separated`)
+    const bad = items.find((item) => typeof item !== "string" || !options.pattern.test(item))
+    return bad === undefined
+      ? Either.right(items as ReadonlyArray<string>)
+      : Either.left(`${JSON.stringify(bad)} is not ${options.expected}`)
+  }
+  return {
+    schema: fromUnknown("List", parse, (value) => value.join(","), Schema.Array(Schema.String)),
+    default: options.default,
+    doc: options.doc,
+    defaultText: options.default.length === 0 ? "(none)" : options.default.join(",")
+  }
+}

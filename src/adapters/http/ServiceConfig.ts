@@ -1,0 +1,83 @@
+/**
+ * The settings of the HTTP service (besides the session settings and the SQLite ones): where it listens and keeps
+ * its files, how tokens are checked, which browser origins may call it, and its per-caller limits. Read from
+ * `SESSIONS_*` variables like every other setting; invalid values are reported all at once.
+ */
+import { Duration } from "effect"
+import { ConfigFields as Field, defineSettings, type Rate } from "../../domain/Config.js"
+
+/** The HTTP service's settings. */
+export interface ServiceConfig {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  readonly jwtIssuer: string | null
+  readonly jwtAudience: string | null
+  readonly corsOrigins: ReadonlyArray<string>
+  readonly httpRateLimit: Rate
+  readonly adminRateLimit: Rate
+  readonly maxBodyBytes: number
+  readonly requestTimeout: Duration.Duration
+}
+
+const settings = defineSettings<ServiceConfig>({
+  host: Field.text({
+    default: "127.0.0.1",
+    pattern: /^[A-Za-z0-9.:[\]-]{1,253}$/,
+    expected: "a host name or IP address",
+    doc: "Address to listen on (`0.0.0.0` for every interface)."
+  }),
+  port: Field.integer({ default: 8080, min: 0, max: 65_535, doc: "Port to listen on (0: any free port)." }),
+  dataDir: Field.text({
+    default: ".data",
+    pattern: /^[^\0]{1,4096}$/,
+    expected: "a directory path",
+    doc: "Directory of the database (unless `SESSIONS_SQLITE_FILE` says otherwise) and of the generated JWT secret."
+  }),
+  jwtIssuer: Field.optionalText({
+    pattern: /^[\x21-\x7e]{1,256}$/,
+    expected: "a token issuer",
+    doc: "When set, tokens must carry this `iss`."
+  }),
+  jwtAudience: Field.optionalText({
+    pattern: /^[\x21-\x7e]{1,256}$/,
+    expected: "a token audience",
+    doc: "When set, tokens must carry this `aud`."
+  }),
+  corsOrigins: Field.list({
+    default: [],
+    pattern: /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/,
+    expected: "an origin like https://app.example.com",
+    doc: "Browser origins allowed to call the API (comma-separated); requests from other origins are refused (403)."
+  }),
+  httpRateLimit: Field.rate({
+    default: { limit: 600, window: Duration.minutes(1) },
+    doc: "Requests allowed per token subject on the session routes."
+  }),
+  adminRateLimit: Field.rate({
+    default: { limit: 20, window: Duration.minutes(1) },
+    doc: "Requests allowed per token subject on `/admin` (a budget of its own)."
+  }),
+  maxBodyBytes: Field.integer({
+    default: 262_144,
+    min: 1024,
+    max: 64 * 1024 * 1024,
+    doc: "Largest request body, in bytes (413 above it)."
+  }),
+  requestTimeout: Field.duration({
+    default: Duration.seconds(30),
+    doc: "Deadline of a request's work; past it the work is cancelled and the client gets 504."
+  })
+})
+
+/** The service's settings from `SESSIONS_*` variables. */
+export const serviceConfigFromEnv = settings.fromEnv
+
+/** The service's settings from code values; fields left out take their defaults. */
+export const makeServiceConfig = settings.make
+
+/** Every default. */
+export const defaultServiceConfig: ServiceConfig = settings.defaults
+
+/** The reference table of the service's settings (README, `effect-sessions config check`). */
+export const serviceConfigReference = settings.reference
