@@ -6,6 +6,8 @@ export default defineConfig({
     // Examples import the package by name, as users do; tests resolve it to the sources.
     alias: [
       { find: /^effect-sessions\/sqlite$/, replacement: Path.join(import.meta.dirname, "src/sqlite.ts") },
+      { find: /^effect-sessions\/http$/, replacement: Path.join(import.meta.dirname, "src/http.ts") },
+      { find: /^effect-sessions\/cli$/, replacement: Path.join(import.meta.dirname, "src/cli.ts") },
       { find: /^effect-sessions$/, replacement: Path.join(import.meta.dirname, "src/index.ts") }
     ]
   },

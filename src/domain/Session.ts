@@ -81,7 +81,17 @@ export const JsonValue: Schema.Schema<JsonValue> = Schema.declare(
   (value: unknown): value is JsonValue => isJsonValue(value),
   {
     identifier: "JsonValue",
-    description: "a JSON value (finite numbers, strings, booleans, null, arrays and plain objects)"
+    description: "a JSON value (finite numbers, strings, booleans, null, arrays and plain objects)",
+    jsonSchema: {
+      anyOf: [
+        { type: "object" },
+        { type: "array" },
+        { type: "string" },
+        { type: "number" },
+        { type: "boolean" },
+        { type: "null" }
+      ]
+    }
   }
 )
 

@@ -9,6 +9,7 @@
  * - `verify` runs SQLite's integrity and foreign-key checks, decodes every row and compares the status counters;
  *   with `repair` it moves rows that do not decode to the `quarantine` table and recounts.
  */
+import DatabaseConstructor from "better-sqlite3"
 import type Database from "better-sqlite3"
 import { Clock, Effect, Either, Schema } from "effect"
 import * as Fs from "node:fs"
@@ -19,7 +20,7 @@ import * as Format from "./internal/backupFormat.js"
 import { openDatabase, openExisting, scopedDatabase } from "./internal/database.js"
 import { storeFailure } from "./internal/errors.js"
 import { columns, decode, encode, rowColumns, type SessionRow } from "./internal/rows.js"
-import { schemaVersion } from "./internal/schema.js"
+import { applicationId, schemaVersion } from "./internal/schema.js"
 
 /** A backup file that cannot be restored: which file, and what is wrong with it. Nothing was changed. */
 export class BackupRejected extends Schema.TaggedError<BackupRejected>()("BackupRejected", {
@@ -334,3 +335,30 @@ const quarantine = (db: Database.Database, corrupt: ReadonlyArray<CorruptRow>, n
   }).immediate()
   return moved
 }
+
+/** The schema of a database file, as `doctor` reports it. */
+export interface SchemaStatus {
+  readonly database: string
+  /** Whether the file is an effect-sessions database (or still empty). */
+  readonly ours: boolean
+  readonly version: number
+  /** The schema version this build writes. */
+  readonly current: number
+}
+
+/** Reads the schema version of the database at `database` without changing anything (it must exist). */
+export const schemaStatus = (database: string): Effect.Effect<SchemaStatus, StoreFailure> =>
+  Effect.scoped(Effect.gen(function*() {
+    const db = yield* scopedDatabase(
+      sync("open", () => new DatabaseConstructor(database, { readonly: true, fileMustExist: true }))
+    )
+    return yield* sync("open", () => {
+      const app = db.pragma("application_id", { simple: true }) as number
+      return {
+        database,
+        ours: app === applicationId || app === 0,
+        version: db.pragma("user_version", { simple: true }) as number,
+        current: schemaVersion
+      }
+    })
+  }))

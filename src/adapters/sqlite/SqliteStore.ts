@@ -131,45 +131,72 @@ export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore, St
 const optionalString = (name: string) => Config.option(Config.string(name))
 
 /**
- * The options read from the environment: `SESSIONS_SQLITE_FILE` (default `.data/sessions.db`),
+ * The options read from the environment: `SESSIONS_SQLITE_FILE` (default `sessions.db` in `dataDir`),
  * `SESSIONS_SQLITE_SYNCHRONOUS` (`normal` or `full`), `SESSIONS_SQLITE_BUSY_TIMEOUT` (a duration), and
  * `SESSIONS_TOUCH_COALESCE` from the main configuration. Fails `InvalidConfig` naming every bad variable.
  */
-export const optionsFromEnv: Effect.Effect<SqliteStoreOptions, InvalidConfig> = Effect.gen(function*() {
-  const config = yield* configFromEnv
-  const raw = yield* Config.all({
-    file: optionalString("SESSIONS_SQLITE_FILE"),
-    synchronous: optionalString("SESSIONS_SQLITE_SYNCHRONOUS"),
-    busyTimeout: optionalString("SESSIONS_SQLITE_BUSY_TIMEOUT")
-  }).pipe(Effect.mapError((error) => new InvalidConfig({ issues: [{ field: "environment", reason: String(error) }] })))
-  const issues: Array<{ field: string; reason: string }> = []
-  const synchronous = Option.getOrElse(raw.synchronous, () => "normal")
-  if (synchronous !== "normal" && synchronous !== "full") {
-    issues.push({
-      field: "SESSIONS_SQLITE_SYNCHRONOUS",
-      reason: `expected normal or full, got ${JSON.stringify(synchronous)}`
-    })
-  }
-  const busyTimeout = Option.map(raw.busyTimeout, parseDuration)
-  if (Option.isSome(busyTimeout) && Either.isLeft(busyTimeout.value)) {
-    issues.push({
-      field: "SESSIONS_SQLITE_BUSY_TIMEOUT",
-      reason: `expected a duration like 1s or 500ms; ${busyTimeout.value.left}`
-    })
-  }
-  const file = Option.getOrElse(raw.file, () => Path.join(".data", "sessions.db"))
-  if (file.trim() === "") issues.push({ field: "SESSIONS_SQLITE_FILE", reason: "is empty" })
-  if (issues.length > 0) return yield* Effect.fail(new InvalidConfig({ issues }))
-  return {
-    filename: file,
-    synchronous: synchronous as "normal" | "full",
-    busyTimeout: Option.isSome(busyTimeout) && Either.isRight(busyTimeout.value) ? busyTimeout.value.right : undefined,
-    touchCoalesce: config.touchCoalesce
-  }
-})
+export const optionsFromEnvIn = (dataDir: string): Effect.Effect<SqliteStoreOptions, InvalidConfig> =>
+  Effect.gen(function*() {
+    const config = yield* Effect.either(configFromEnv)
+    const raw = yield* Config.all({
+      file: optionalString("SESSIONS_SQLITE_FILE"),
+      synchronous: optionalString("SESSIONS_SQLITE_SYNCHRONOUS"),
+      busyTimeout: optionalString("SESSIONS_SQLITE_BUSY_TIMEOUT")
+    }).pipe(
+      Effect.mapError((error) => new InvalidConfig({ issues: [{ field: "environment", reason: String(error) }] }))
+    )
+    const issues: Array<{ field: string; reason: string }> = Either.isLeft(config) ? [...config.left.issues] : []
+    const synchronous = Option.getOrElse(raw.synchronous, () => "normal")
+    if (synchronous !== "normal" && synchronous !== "full") {
+      issues.push({
+        field: "SESSIONS_SQLITE_SYNCHRONOUS",
+        reason: `expected normal or full, got ${JSON.stringify(synchronous)}`
+      })
+    }
+    const busyTimeout = Option.map(raw.busyTimeout, parseDuration)
+    if (Option.isSome(busyTimeout) && Either.isLeft(busyTimeout.value)) {
+      issues.push({
+        field: "SESSIONS_SQLITE_BUSY_TIMEOUT",
+        reason: `expected a duration like 1s or 500ms; ${busyTimeout.value.left}`
+      })
+    }
+    const file = Option.getOrElse(raw.file, () => Path.join(dataDir, "sessions.db"))
+    if (file.trim() === "") issues.push({ field: "SESSIONS_SQLITE_FILE", reason: "is empty" })
+    if (issues.length > 0) return yield* Effect.fail(new InvalidConfig({ issues }))
+    return {
+      filename: file,
+      synchronous: synchronous as "normal" | "full",
+      busyTimeout: Option.isSome(busyTimeout) && Either.isRight(busyTimeout.value)
+        ? busyTimeout.value.right
+        : undefined,
+      touchCoalesce: Either.isRight(config) ? config.right.touchCoalesce : undefined
+    }
+  })
+
+/** The options read from the environment (see `optionsFromEnvIn`), the default file being `.data/sessions.db`. */
+export const optionsFromEnv: Effect.Effect<SqliteStoreOptions, InvalidConfig> = optionsFromEnvIn(".data")
 
 /** The SQLite store as a layer configured from the environment (see `optionsFromEnv`). */
 export const layerConfig: Layer.Layer<SessionStore, StoreFailure | InvalidConfig> = Layer.scoped(
   SessionStore,
   Effect.flatMap(optionsFromEnv, make)
 )
+
+/** The SQLite store's settings, as rows of the config reference. */
+export const reference: ReadonlyArray<{ readonly env: string; readonly default: string; readonly doc: string }> = [
+  {
+    env: "SESSIONS_SQLITE_FILE",
+    default: "sessions.db in SESSIONS_DATA_DIR",
+    doc: "The database file (created with its directory if missing)."
+  },
+  {
+    env: "SESSIONS_SQLITE_SYNCHRONOUS",
+    default: "normal",
+    doc: "`normal`: acknowledged writes survive a process crash. `full`: also a power loss, slower writes."
+  },
+  {
+    env: "SESSIONS_SQLITE_BUSY_TIMEOUT",
+    default: "1s",
+    doc: "How long a write waits for another process's lock before `StoreUnavailable` (retried)."
+  }
+]

@@ -1,0 +1,219 @@
+/**
+ * The HTTP API of effect-sessions, as an `HttpApi` (the OpenAPI document is generated from it): session routes for
+ * the token's owner, operator routes under `/admin`, and unauthenticated health and metrics routes.
+ */
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity,
+  OpenApi
+} from "@effect/platform"
+import { Context, Schema } from "effect"
+import { Session, SessionStatus } from "../../domain/Session.js"
+import type { Principal } from "./Auth.js"
+import { allErrors, Forbidden, NoActiveSession, statuses, Unauthorized } from "./HttpErrors.js"
+
+/** The principal of the request: the token's subject (the owner it acts for) and whether it is an admin. */
+export class CurrentPrincipal
+  extends Context.Tag("effect-sessions/http/CurrentPrincipal")<CurrentPrincipal, Principal>()
+{}
+
+/** Bearer authentication for the session routes, with the per-subject rate limit. */
+export class Authenticated extends HttpApiMiddleware.Tag<Authenticated>()("effect-sessions/http/Authenticated", {
+  failure: Schema.Union(Unauthorized, statuses.RateLimited),
+  provides: CurrentPrincipal,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+/** Bearer authentication for `/admin`: an admin token, and a rate limit of its own (never shared with the routes). */
+export class AuthenticatedAdmin extends HttpApiMiddleware.Tag<AuthenticatedAdmin>()(
+  "effect-sessions/http/AuthenticatedAdmin",
+  {
+    failure: Schema.Union(Unauthorized, Forbidden, statuses.RateLimited),
+    provides: CurrentPrincipal,
+    security: { bearer: HttpApiSecurity.bearer }
+  }
+) {}
+
+const id = HttpApiSchema.param("id", Schema.String)
+
+/** A page of sessions. */
+export const SessionPage = Schema.Struct({
+  sessions: Schema.Array(Session),
+  next: Schema.NullOr(Schema.String),
+  /** Ids of stored sessions in this range that could not be read (corrupt): reported, not returned. */
+  corrupt: Schema.Array(Schema.String)
+}).annotations({ identifier: "SessionPage" })
+
+/** Filters and position of a listing. */
+const ListParams = Schema.Struct({
+  status: Schema.optional(SessionStatus),
+  kind: Schema.optional(Schema.String),
+  after: Schema.optional(Schema.String),
+  limit: Schema.optional(Schema.NumberFromString)
+})
+
+const Duration = Schema.Union(Schema.String, Schema.Number).annotations({
+  description: "a duration: milliseconds, or text like 15m, 1h30m, \"2 hours\""
+})
+
+/** What a new session is made of (the owner is the token's subject). */
+export const CreateSessionBody = Schema.Struct({
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  kind: Schema.optional(Schema.String),
+  data: Schema.optional(Schema.Unknown),
+  idleTimeout: Schema.optional(Duration),
+  maxLifetime: Schema.optional(Duration)
+}).annotations({ identifier: "CreateSession" })
+
+/** Activity to record. */
+export const ActivityBody = Schema.Struct({
+  messages: Schema.optional(Schema.Number),
+  responseTimeMs: Schema.optional(Schema.Number)
+}).annotations({ identifier: "Activity" })
+
+/** Which session to make the owner's active one. */
+export const ActivateBody = Schema.Struct({ id: Schema.String }).annotations({ identifier: "Activate" })
+
+/** The counts and tables of the service. */
+export const Stats = Schema.Struct({
+  counts: Schema.Struct({
+    active: Schema.Number,
+    waiting: Schema.Number,
+    closed: Schema.Number,
+    expired: Schema.Number,
+    evicted: Schema.Number
+  }),
+  live: Schema.Number,
+  inFlight: Schema.Number,
+  locksHeld: Schema.Number,
+  rateLimitKeys: Schema.Number,
+  events: Schema.Struct({ lastSeq: Schema.Number, buffered: Schema.Number }),
+  sweeps: Schema.Struct({ runs: Schema.Number, failures: Schema.Number })
+}).annotations({ identifier: "Stats" })
+
+/** What one sweep did. */
+export const SweepReport = Schema.Struct({
+  expired: Schema.Number,
+  purged: Schema.Number,
+  rateLimitKeysForgotten: Schema.Number
+}).annotations({ identifier: "SweepReport" })
+
+/** What a backup wrote. */
+export const BackupReport = Schema.Struct({
+  file: Schema.String,
+  sessions: Schema.Number,
+  activePointers: Schema.Number,
+  skipped: Schema.Number,
+  bytes: Schema.Number,
+  sha256: Schema.String
+}).annotations({ identifier: "BackupReport" })
+
+/** The allowed browser origins, as set by an operator. */
+export const Origins = Schema.Struct({ origins: Schema.Array(Schema.String) }).annotations({ identifier: "Origins" })
+
+const eventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
+
+/** The session routes: everything acts for the token's subject, on its own sessions only. */
+export class SessionsGroup extends HttpApiGroup.make("sessions")
+  .add(HttpApiEndpoint.post("create", "/sessions").setPayload(CreateSessionBody).addSuccess(Session, { status: 201 }))
+  .add(HttpApiEndpoint.get("list", "/sessions").setUrlParams(ListParams).addSuccess(SessionPage))
+  .add(HttpApiEndpoint.get("get")`/sessions/${id}`.addSuccess(Session))
+  .add(HttpApiEndpoint.post("touch")`/sessions/${id}/touch`.addSuccess(Session))
+  .add(HttpApiEndpoint.post("activity")`/sessions/${id}/activity`.setPayload(ActivityBody).addSuccess(Session))
+  .add(HttpApiEndpoint.post("wait")`/sessions/${id}/wait`.addSuccess(Session))
+  .add(HttpApiEndpoint.post("resume")`/sessions/${id}/resume`.addSuccess(Session))
+  .add(
+    HttpApiEndpoint.put("replaceData")`/sessions/${id}/data`
+      .setHeaders(Schema.Struct({ "if-match": Schema.optional(Schema.String) }))
+      .setPayload(Schema.Unknown)
+      .addSuccess(Session)
+  )
+  .add(HttpApiEndpoint.patch("mergeData")`/sessions/${id}/data`.setPayload(Schema.Unknown).addSuccess(Session))
+  .add(
+    HttpApiEndpoint.del("close")`/sessions/${id}`
+      .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .addSuccess(Session)
+  )
+  .add(HttpApiEndpoint.put("activate", "/active").setPayload(ActivateBody).addSuccess(Session))
+  .add(HttpApiEndpoint.get("active", "/active").addSuccess(Session).addError(NoActiveSession))
+  .add(
+    HttpApiEndpoint.get("events", "/events")
+      .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
+      .addSuccess(eventStream)
+  )
+  .middleware(Authenticated)
+{}
+
+/** Operator routes: any owner's sessions, stats, sweeps, backups, the origin allow-list. */
+export class AdminGroup extends HttpApiGroup.make("admin")
+  .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(Stats))
+  .add(
+    HttpApiEndpoint.get("sessions", "/sessions")
+      .setUrlParams(Schema.extend(ListParams, Schema.Struct({ owner: Schema.optional(Schema.String) })))
+      .addSuccess(SessionPage)
+  )
+  .add(
+    HttpApiEndpoint.del("close")`/sessions/${id}`
+      .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .addSuccess(Session)
+  )
+  .add(HttpApiEndpoint.post("sweep", "/sweep").addSuccess(SweepReport))
+  .add(
+    HttpApiEndpoint.post("backup", "/backup")
+      .setPayload(Schema.Struct({ name: Schema.optional(Schema.String) }))
+      .addSuccess(BackupReport, { status: 201 })
+  )
+  .add(HttpApiEndpoint.get("origins", "/origins").addSuccess(Origins))
+  .add(HttpApiEndpoint.put("setOrigins", "/origins").setPayload(Origins).addSuccess(Origins))
+  .add(
+    HttpApiEndpoint.get("events", "/events")
+      .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
+      .addSuccess(eventStream)
+  )
+  .middleware(AuthenticatedAdmin)
+  .prefix("/admin")
+{}
+
+/** Liveness, readiness and metrics: no token needed. */
+export class SystemGroup extends HttpApiGroup.make("system")
+  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("up") })))
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
+  )
+  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain" })))
+{}
+
+/** The whole API, every error with its status (see `HttpErrors`). */
+export class SessionsApi extends HttpApi.make("effect-sessions")
+  .add(SessionsGroup)
+  .add(AdminGroup)
+  .add(SystemGroup)
+  .addError(allErrors.InvalidInput)
+  .addError(allErrors.Unauthorized)
+  .addError(allErrors.Forbidden)
+  .addError(allErrors.SessionNotFound)
+  .addError(allErrors.NoActiveSession)
+  .addError(allErrors.RouteNotFound)
+  .addError(allErrors.SessionNameTaken)
+  .addError(allErrors.InvalidTransition)
+  .addError(allErrors.StaleFencingToken)
+  .addError(allErrors.SessionEnded)
+  .addError(allErrors.VersionConflict)
+  .addError(allErrors.PayloadTooLarge)
+  .addError(allErrors.SessionBusy)
+  .addError(allErrors.LeaseHeld)
+  .addError(allErrors.RateLimited)
+  .addError(allErrors.CorruptRecord)
+  .addError(allErrors.StoreError)
+  .addError(allErrors.ServerFault)
+  .addError(allErrors.CapacityExceeded)
+  .addError(allErrors.StoreUnavailable)
+  .addError(allErrors.ShuttingDown)
+  .addError(allErrors.OperationTimeout)
+  .annotate(OpenApi.Title, "effect-sessions")
+  .annotate(OpenApi.Description, "A session service: long-lived sessions with expiry, capacity, locks, events.")
+{}

@@ -1,0 +1,172 @@
+/**
+ * The HTTP service: the `SessionsApi` served by Node's HTTP server over a `SessionManager`, with interactive docs at
+ * `/docs` and the OpenAPI document at `/openapi.json`.
+ *
+ * Shutdown. When the layer's scope closes (SIGTERM or SIGINT in `serve`), the service stops accepting connections,
+ * answers requests that arrive on open connections with 503 `ShuttingDown`, ends event streams, and lets requests in
+ * flight finish until `shutdownDeadline`; then it closes the remaining connections. Only after that do the layers
+ * below it close (the manager stops its sweeper and flushes the store), so nothing acknowledged is lost.
+ */
+import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import { Clock, Deferred, Duration, Effect, Either, Layer, Option } from "effect"
+import * as Http from "node:http"
+import { configFromEnv, type SessionsConfig } from "../../domain/Config.js"
+import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
+import * as SessionManager from "../../services/SessionManager.js"
+import * as SqliteStore from "../sqlite/SqliteStore.js"
+import type { SqliteStoreOptions } from "../sqlite/SqliteStore.js"
+import { SessionsApi } from "./Api.js"
+import { loadSigningKey, secretFileExposed, type SigningKey } from "./Auth.js"
+import { guard } from "./internal/guard.js"
+import { AdminLive, AuthenticatedAdminLive, AuthenticatedLive, SessionsLive, SystemLive } from "./internal/handlers.js"
+import { HttpService, type HttpServiceShape } from "./internal/service.js"
+import { defaultServiceConfig, type ServiceConfig, serviceConfigFromEnv } from "./ServiceConfig.js"
+
+/** What the HTTP service is built from, besides the `SessionManager` it serves. */
+export interface ServerOptions {
+  readonly config: ServiceConfig
+  readonly key: SigningKey
+  /** The SQLite database file, for `/admin/backup`; `null` when the manager runs on another store. */
+  readonly database: string | null
+  /** How long requests in flight may take to finish once shutdown begins. */
+  readonly shutdownDeadline: Duration.DurationInput
+}
+
+/** How often shutdown looks for connections that went idle, to close them. */
+const drainPoll = Duration.millis(20)
+
+/**
+ * Stops the service: no new connections, new requests refused, event streams ended, requests in flight given
+ * until `deadline`, then every connection closed.
+ */
+const drain = (service: HttpServiceShape, server: Http.Server, deadline: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    service.gate.draining = true
+    yield* Deferred.succeed(service.stopping, undefined)
+    const closed = yield* Deferred.make<void>()
+    if (server.listening) server.close(() => Deferred.unsafeDone(closed, Effect.void))
+    else yield* Deferred.succeed(closed, undefined)
+    const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(deadline)
+    while (!(yield* Deferred.isDone(closed)) && (yield* Clock.currentTimeMillis) < until) {
+      server.closeIdleConnections()
+      yield* Effect.sleep(drainPoll)
+    }
+    if (service.gate.inFlight > 0) {
+      yield* Effect.logWarning("shutdown deadline passed with requests in flight; closing their connections").pipe(
+        Effect.annotateLogs("inFlight", service.gate.inFlight)
+      )
+    }
+    server.closeAllConnections()
+    yield* Effect.logInfo("http service stopped")
+  })
+
+/**
+ * The HTTP service as a layer over a `SessionManager`: it listens on `config.host`/`config.port` while the layer is
+ * in use and drains as described above when it is released. Gives the `HttpServer` (its bound address).
+ */
+export const layer = (
+  options: ServerOptions
+): Layer.Layer<HttpServer.HttpServer, ServeError, SessionManager.SessionManager> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const service = yield* HttpService.make(options)
+    const server = Http.createServer({ keepAliveTimeout: 5_000 })
+    const api = HttpApiBuilder.api(SessionsApi).pipe(
+      Layer.provide([SessionsLive, AdminLive, SystemLive]),
+      Layer.provide([AuthenticatedLive, AuthenticatedAdminLive])
+    )
+    const serve = HttpApiBuilder.serve().pipe(
+      Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+      Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+      Layer.provide(HttpApiBuilder.middleware(SessionsApi, guard(service))),
+      Layer.provide(api)
+    )
+    const draining = Layer.scopedDiscard(Effect.addFinalizer(() => drain(service, server, options.shutdownDeadline)))
+    return draining.pipe(
+      Layer.provideMerge(serve),
+      Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.config.port, host: options.config.host })),
+      Layer.provide(Layer.succeed(HttpService, service))
+    )
+  }))
+
+/** Everything the service reads from `SESSIONS_*` variables. */
+export interface Settings {
+  readonly service: ServiceConfig
+  readonly sessions: SessionsConfig
+  readonly sqlite: SqliteStoreOptions
+}
+
+/**
+ * The service's, the sessions' and the SQLite store's settings from `SESSIONS_*` variables, checked together:
+ * `InvalidConfig` lists every bad variable of all three at once.
+ */
+export const settingsFromEnv: Effect.Effect<Settings, InvalidConfig> = Effect.gen(function*() {
+  const service = yield* Effect.either(serviceConfigFromEnv)
+  const sessions = yield* Effect.either(configFromEnv)
+  const dataDir = Either.isRight(service) ? service.right.dataDir : defaultServiceConfig.dataDir
+  const sqlite = yield* Effect.either(SqliteStore.optionsFromEnvIn(dataDir))
+  if (Either.isRight(service) && Either.isRight(sessions) && Either.isRight(sqlite)) {
+    return { service: service.right, sessions: sessions.right, sqlite: sqlite.right }
+  }
+  const seen = new Set<string>()
+  const failures = [Either.getLeft(service), Either.getLeft(sessions), Either.getLeft(sqlite)]
+  const issues = failures.flatMap((failure) => Option.isSome(failure) ? failure.value.issues : [])
+    .filter((issue) => {
+      const key = `${issue.field}\n${issue.reason}`
+      return seen.has(key) ? false : (seen.add(key), true)
+    })
+  return yield* Effect.fail(new InvalidConfig({ issues }))
+})
+
+/** Logs where the service listens, and, when the secret was just generated, how to mint a first token. */
+const announce = (settings: Settings, key: SigningKey) =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const address = server.address._tag === "TcpAddress"
+      ? `http://${server.address.hostname}:${server.address.port}`
+      : server.address.path
+    yield* Effect.logInfo(`effect-sessions listening on ${address}`).pipe(
+      Effect.annotateLogs({ database: settings.sqlite.filename, docs: `${address}/docs` })
+    )
+    if (key.source._tag === "Generated") {
+      yield* Effect.logInfo(
+        `generated a JWT signing secret in ${key.source.file} (mode 0600); mint a token with: ` +
+          "effect-sessions token --owner alice (from a clone: npm run cli -- token --owner alice)"
+      )
+    }
+  }))
+
+/**
+ * The whole service from its settings: the SQLite store, the manager over it, and the HTTP service, each closed in
+ * turn (HTTP first) when the layer is released.
+ */
+export const layerFromSettings = (
+  settings: Settings,
+  key: SigningKey
+): Layer.Layer<HttpServer.HttpServer, ServeError | StoreFailure> =>
+  announce(settings, key).pipe(
+    Layer.provideMerge(
+      layer({
+        config: settings.service,
+        key,
+        database: settings.sqlite.filename,
+        shutdownDeadline: settings.sessions.shutdownDeadline
+      })
+    ),
+    Layer.provide(SessionManager.layer(settings.sessions)),
+    Layer.provide(SqliteStore.layer(settings.sqlite))
+  )
+
+/**
+ * Runs the service configured from the environment until the process is told to stop: settings, signing key
+ * (generated on first start), store, manager, HTTP. Fails `InvalidConfig` (every bad setting) before listening.
+ */
+export const serveFromEnv: Effect.Effect<never, InvalidConfig | ServeError | StoreFailure> = Effect.gen(function*() {
+  const settings = yield* settingsFromEnv
+  const key = yield* loadSigningKey(settings.service)
+  if (key.source._tag === "File" && secretFileExposed(key.source.file)) {
+    yield* Effect.logWarning(`${key.source.file} can be read by other users; run: chmod 600 ${key.source.file}`)
+  }
+  return yield* Layer.launch(layerFromSettings(settings, key))
+})
