@@ -5,7 +5,7 @@
  * non-zero exit code.
  */
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Console, Duration, Effect, Either, Layer, Option, Schema } from "effect"
+import { Config, Console, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import * as Fs from "node:fs"
 import { parseDuration } from "../../domain/Config.js"
 import { configReference } from "../../domain/Config.js"
@@ -401,10 +401,10 @@ const diagnose = Effect.gen(function*() {
   }
   const current = loaded.right
   findings.push(finding("config", true, "every SESSIONS_* setting is valid"))
-  const fromEnv = process.env[secretVariable]
+  const fromEnv = yield* Effect.orElseSucceed(Config.option(Config.redacted(secretVariable)), () => Option.none())
   const file = secretFile(current.service.dataDir)
-  if (fromEnv !== undefined) {
-    const weakness = secretWeakness(fromEnv)
+  if (Option.isSome(fromEnv)) {
+    const weakness = secretWeakness(Redacted.value(fromEnv.value))
     findings.push(
       finding(
         "secret",

@@ -66,7 +66,10 @@ export class ServerFault extends Schema.TaggedError<ServerFault>()("ServerFault"
 const status = <S extends Schema.Schema.Any>(schema: S, code: number) =>
   schema.annotations(HttpApiSchema.annotations({ status: code })) as unknown as S
 
-/** Each domain error with its status. `VersionConflict` is 412: it answers a failed `If-Match`. */
+/**
+ * Each domain error with its status. `VersionConflict` (a stale `If-Match`, or a writer that lost a race) is 409 with
+ * the other conflicts: the body's `_tag` tells them apart and carries the current version.
+ */
 export const statuses = {
   InvalidInput: status(InvalidInput, 400),
   SessionNotFound: status(SessionNotFound, 404),
@@ -74,7 +77,7 @@ export const statuses = {
   SessionNameTaken: status(SessionNameTaken, 409),
   InvalidTransition: status(InvalidTransition, 409),
   StaleFencingToken: status(StaleFencingToken, 409),
-  VersionConflict: status(VersionConflict, 412),
+  VersionConflict: status(VersionConflict, 409),
   SessionBusy: status(SessionBusy, 423),
   LeaseHeld: status(LeaseHeld, 423),
   RateLimited: status(RateLimited, 429),

@@ -1,0 +1,340 @@
+/**
+ * The operator CLI: the built `effect-sessions` binary (exit codes, one-line errors, help, working on the database
+ * a real service wrote), and the same commands run in this process on a real SQLite file (so coverage sees them).
+ */
+import { NodeContext } from "@effect/platform-node"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { ConfigProvider, Console, Duration, Effect, Exit, Layer } from "effect"
+import { jwtVerify } from "jose"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { run } from "../../src/adapters/cli/Cli.js"
+import * as SqliteStore from "../../src/adapters/sqlite/SqliteStore.js"
+import type { SessionId } from "../../src/domain/Ids.js"
+import * as SessionManager from "../../src/services/SessionManager.js"
+import { SessionStore } from "../../src/services/SessionStore.js"
+import { binary, call, makeDir, removeDir, secret, startProcess } from "../support/service.js"
+
+/** Runs the built binary with only the given `SESSIONS_*` variables. */
+const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("SESSIONS_")))
+  const result = ChildProcess.spawnSync(process.execPath, [binary, ...args], {
+    env: { ...inherited, ...env },
+    encoding: "utf8",
+    timeout: 30_000
+  })
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** A failure's stderr: one line, no stack trace. */
+const expectOneLine = (stderr: string, pattern: RegExp) => {
+  const lines = stderr.trim().split("\n")
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(/^effect-sessions: /)
+  expect(lines[0]).toMatch(pattern)
+  expect(stderr).not.toMatch(/\n\s+at /)
+}
+
+describe("the effect-sessions binary", () => {
+  let dataDir: string
+  let env: Record<string, string>
+  const ids: Array<string> = []
+
+  beforeAll(async () => {
+    // A real service writes the database; the CLI then works on it with the service stopped.
+    const service = await startProcess({ SESSIONS_JWT_SECRET: undefined })
+    dataDir = service.dataDir
+    env = { SESSIONS_DATA_DIR: dataDir }
+    const token = (await import("../support/service.js")).sign(
+      Fs.readFileSync(Path.join(dataDir, "jwt-secret"), "utf8").trim(),
+      "alice"
+    )
+    for (let i = 0; i < 3; i++) {
+      const created = await call(service, "POST", "/sessions", { token: await token, body: { kind: "cli" } })
+      expect(created.status).toBe(201)
+      ids.push(created.json["id"])
+    }
+    service.child.kill("SIGTERM")
+    expect(await service.exited).toBe(0)
+  })
+  afterAll(() => removeDir(dataDir))
+
+  it("prints help for the tool and every command", () => {
+    const top = cli(["--help"])
+    expect(top.code).toBe(0)
+    for (const name of ["serve", "status", "list", "show", "close", "sweep", "locks", "backup", "restore", "verify"]) {
+      expect(top.stdout).toContain(name)
+    }
+    for (const name of ["token", "doctor", "locks"]) {
+      const help = cli([name, "--help"])
+      expect(help.code).toBe(0)
+      expect(help.stdout).toContain(name)
+    }
+  })
+
+  it("refuses bad usage with exit 2 and bad configuration with exit 1, one line each", () => {
+    const badTtl = cli(["token", "--owner", "alice", "--ttl", "90x"], env)
+    expect(badTtl.code).toBe(2)
+    expect(badTtl.stdout + badTtl.stderr).toContain("--ttl")
+    expect(badTtl.stderr + badTtl.stdout).not.toMatch(/\n\s+at /)
+
+    const unknown = cli(["frobnicate"], env)
+    expect(unknown.code).toBe(2)
+
+    const badConfig = cli(["config", "check"], { ...env, SESSIONS_PORT: "eighty", SESSIONS_IDLE_TIMEOUT: "soon" })
+    expect(badConfig.code).toBe(1)
+    // Every bad variable, each on its own line under one heading, and no stack.
+    expect(badConfig.stderr.trim().split("\n")).toEqual([
+      "effect-sessions: invalid configuration:",
+      expect.stringMatching(/^ {2}- SESSIONS_PORT: expected a whole number/),
+      expect.stringMatching(/^ {2}- SESSIONS_IDLE_TIMEOUT: expected a duration/)
+    ])
+
+    const noDatabase = cli(["list"], { SESSIONS_DATA_DIR: Path.join(dataDir, "elsewhere") })
+    expect(noDatabase.code).toBe(1)
+    expectOneLine(noDatabase.stderr, /no database at/)
+
+    const missing = cli(["show", "AAAAAAAAAAAAAAAAAAAAAA"], env)
+    expect(missing.code).toBe(1)
+    expectOneLine(missing.stderr, /not found/)
+  })
+
+  it("lists, shows, closes and sweeps on the service's database", () => {
+    const listed = cli(["list", "--owner", "alice", "--json"], env)
+    expect(listed.code).toBe(0)
+    expect(JSON.parse(listed.stdout).sessions.map((s: { id: string }) => s.id).sort()).toEqual([...ids].sort())
+    const table = cli(["list", "--kind", "cli"], env)
+    expect(table.stdout.split("\n").filter((line) => ids.some((id) => line.includes(id)))).toHaveLength(3)
+
+    const shown = cli(["show", ids[0]!, "--json"], env)
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: ids[0], owner: "alice", status: "active" })
+
+    const closed = cli(["close", ids[0]!, "--reason", "operator test"], env)
+    expect(closed.code).toBe(0)
+    expect(closed.stdout).toContain(`closed ${ids[0]}`)
+    expect(JSON.parse(cli(["show", ids[0]!, "--json"], env).stdout)).toMatchObject({ status: "closed" })
+
+    const swept = cli(["sweep", "--json"], env)
+    expect(swept.code).toBe(0)
+    expect(JSON.parse(swept.stdout)).toMatchObject({ expired: 0 })
+  })
+
+  it("backs up, verifies, restores, mints tokens the service accepts, and diagnoses", async () => {
+    const file = Path.join(dataDir, "copy.backup")
+    const backedUp = cli(["backup", file, "--json"], env)
+    expect(backedUp.code).toBe(0)
+    expect(JSON.parse(backedUp.stdout)).toMatchObject({ sessions: 3 })
+    expect(backedUp.stderr).toMatch(/backup: 3\/3/)
+
+    const verified = cli(["verify"], env)
+    expect(verified.code).toBe(0)
+    expect(verified.stdout).toContain("integrity: ok")
+
+    const dry = cli(["restore", file, "--dry-run"], env)
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain("would restore 3 sessions")
+
+    const minted = cli(["token", "--owner", "bob", "--admin", "--ttl", "2h"], env)
+    expect(minted.code).toBe(0)
+    const key = Fs.readFileSync(Path.join(dataDir, "jwt-secret"), "utf8").trim()
+    const { payload } = await jwtVerify(minted.stdout.trim(), Buffer.from(key))
+    expect(payload).toMatchObject({ sub: "bob", admin: true })
+    expect(payload.exp! - payload.iat!).toBe(7200)
+
+    const healthy = cli(["doctor", "--json"], env)
+    expect(healthy.code).toBe(0)
+    const findings = JSON.parse(healthy.stdout) as Array<{ check: string; ok: boolean }>
+    expect(findings.map((item) => item.check)).toEqual([
+      "config",
+      "secret",
+      "database",
+      "migrations",
+      "integrity",
+      "service"
+    ])
+    expect(findings.every((item) => item.ok)).toBe(true)
+
+    if (process.platform !== "win32") {
+      const secretFile = Path.join(dataDir, "jwt-secret")
+      Fs.chmodSync(secretFile, 0o644)
+      try {
+        const exposed = cli(["doctor"], env)
+        expect(exposed.code).toBe(1)
+        expect(exposed.stdout).toMatch(/FAIL secret: .* can be read by other users/)
+        expect(exposed.stdout).toContain(`fix: chmod 600 ${secretFile}`)
+        expectOneLine(exposed.stderr, /1 check\(s\) failed/)
+      } finally {
+        Fs.chmodSync(secretFile, 0o600)
+      }
+    }
+  })
+
+  it("tells whether a service answers", async () => {
+    const service = await startProcess({ SESSIONS_DATA_DIR: dataDir, SESSIONS_JWT_SECRET: undefined })
+    const port = new URL(service.url).port
+    try {
+      const up = cli(["status", "--json"], { ...env, SESSIONS_PORT: port })
+      expect(up.code).toBe(0)
+      expect(JSON.parse(up.stdout)).toMatchObject({ server: { reachable: true, ready: true } })
+    } finally {
+      service.child.kill("SIGTERM")
+      await service.exited
+    }
+    const down = cli(["status"], { ...env, SESSIONS_PORT: port })
+    expect(down.code).toBe(0)
+    expect(down.stdout).toContain("not answering")
+  })
+})
+
+/** Runs the CLI in this process with only `env` as configuration; what it prints is captured. */
+const runInProcess = async (args: ReadonlyArray<string>, env: Record<string, string>) => {
+  const out: Array<string> = []
+  const err: Array<string> = []
+  const base = Effect.runSync(Effect.console)
+  const capture: Console.Console = {
+    ...base,
+    log: (...parts) => Effect.sync(() => void out.push(parts.join(" "))),
+    error: (...parts) => Effect.sync(() => void err.push(parts.join(" "))),
+    unsafe: { ...base.unsafe, log: (...parts) => out.push(parts.join(" ")) }
+  }
+  const exit = await Effect.runPromiseExit(
+    run(["node", "effect-sessions", ...args], "0.0.0").pipe(
+      Effect.withConsole(capture),
+      Effect.provide(NodeContext.layer),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+    )
+  )
+  return { exit, stdout: out.join("\n"), stderr: err.join("\n") }
+}
+
+describe("the CLI commands in process", () => {
+  let dir: string
+  let env: Record<string, string>
+  let ids: ReadonlyArray<SessionId>
+
+  beforeAll(async () => {
+    dir = makeDir()
+    env = { SESSIONS_DATA_DIR: dir, SESSIONS_JWT_SECRET: secret }
+    const store = SqliteStore.layer({ filename: Path.join(dir, "sessions.db") })
+    ids = await Effect.runPromise(
+      Effect.gen(function*() {
+        const manager = yield* SessionManager.SessionManager
+        const sessions = yield* Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => i),
+          (i) => manager.create({ owner: i % 2 === 0 ? "alice" : "bob", kind: "k", data: { i } })
+        )
+        return sessions.map((session) => session.id)
+      }).pipe(Effect.provide(SessionManager.layer(undefined, { sweeper: false }).pipe(Layer.provide(store))))
+    )
+  })
+  afterAll(() => removeDir(dir))
+
+  it("lists in pages, shows, closes and sweeps", async () => {
+    const first = await runInProcess(["list", "--owner", "alice", "--limit", "4"], env)
+    expect(Exit.isSuccess(first.exit)).toBe(true)
+    const cursor = /more: --after (\S+)/.exec(first.stdout)?.[1]
+    expect(cursor).toBeDefined()
+    const second = await runInProcess(["list", "--owner", "alice", "--limit", "4", "--after", cursor!, "--json"], env)
+    expect(JSON.parse(second.stdout).sessions).toHaveLength(2)
+    const waiting = await runInProcess(["list", "--status", "waiting", "--json"], env)
+    expect(JSON.parse(waiting.stdout).sessions).toEqual([])
+
+    const shown = await runInProcess(["show", ids[1]!], env)
+    expect(shown.stdout).toMatch(/owner\s+\|?\s*"bob"/)
+    const closed = await runInProcess(["close", ids[1]!, "--json"], env)
+    expect(JSON.parse(closed.stdout)).toMatchObject({ status: "closed", endReason: "closed by operator" })
+    const again = await runInProcess(["close", ids[1]!], env)
+    expect(Exit.isFailure(again.exit)).toBe(true)
+
+    const swept = await runInProcess(["sweep"], env)
+    expect(swept.stdout).toMatch(/^expired 0, purged \d+ tombstones$/)
+    const status = await runInProcess(["status", "--json"], { ...env, SESSIONS_PORT: "1" })
+    expect(JSON.parse(status.stdout)).toMatchObject({ server: { reachable: false }, counts: { active: 11, closed: 1 } })
+    const plain = await runInProcess(["status"], { ...env, SESSIONS_PORT: "1" })
+    expect(plain.stdout).toContain("active 11")
+  })
+
+  it("lists leases with holder, fencing token and expiry, and releases expired ones", async () => {
+    const filename = Path.join(dir, "sessions.db")
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        const store = yield* SessionStore
+        yield* store.acquireLease(ids[2]!, "worker-a", Duration.millis(1))
+        yield* store.acquireLease(ids[4]!, "worker-b", Duration.hours(1))
+      }).pipe(Effect.provide(SqliteStore.layer({ filename })))
+    )
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const listed = await runInProcess(["locks"], env)
+    expect(listed.stdout).toContain("worker-a")
+    expect(listed.stdout).toContain("expired")
+    const released = await runInProcess(["locks", "--release-expired", "--json"], env)
+    const report = JSON.parse(released.stdout)
+    expect(report.released).toBe(1)
+    expect(report.leases.map((lease: { holder: string }) => lease.holder).sort()).toEqual(["worker-a", "worker-b"])
+    const after = JSON.parse((await runInProcess(["locks", "--json"], env)).stdout)
+    expect(after.leases.map((lease: { holder: string; token: number }) => lease.holder)).toEqual(["worker-b"])
+    expect(after.leases[0].token).toBeGreaterThan(0)
+  })
+
+  it("backs up, restores, verifies and repairs", async () => {
+    const file = Path.join(dir, "all.backup")
+    const backedUp = await runInProcess(["backup", file], env)
+    expect(backedUp.stdout).toMatch(/^wrote .*: 12 sessions, \d+ bytes, sha256 [0-9a-f]{64}$/)
+    const dry = await runInProcess(["restore", file, "--dry-run", "--json"], env)
+    expect(JSON.parse(dry.stdout)).toMatchObject({ sessions: 12 })
+
+    const db = new Database(Path.join(dir, "sessions.db"))
+    db.prepare("UPDATE sessions SET data = 'not json' WHERE id = ?").run(ids[6])
+    db.close()
+    const found = await runInProcess(["verify"], env)
+    expect(Exit.isFailure(found.exit)).toBe(true)
+    expect(found.stdout).toContain(`corrupt ${ids[6]}: data: not valid JSON`)
+    const doctor = await runInProcess(["doctor"], env)
+    expect(doctor.stdout).toMatch(/FAIL integrity: .*1 corrupt/)
+    expect(doctor.stdout).toContain("fix: run verify --repair")
+    const repaired = await runInProcess(["verify", "--repair", "--json"], env)
+    expect(Exit.isSuccess(repaired.exit)).toBe(true)
+    expect(JSON.parse(repaired.stdout)).toMatchObject({ quarantined: 1 })
+    expect(Exit.isSuccess((await runInProcess(["verify"], env)).exit)).toBe(true)
+
+    const restored = await runInProcess(["restore", file], env)
+    expect(restored.stdout).toMatch(/^restored 12 sessions .* replacing 11 sessions$/)
+    const shown = await runInProcess(["show", ids[6]!, "--json"], env)
+    expect(JSON.parse(shown.stdout).data).toEqual({ i: 6 })
+  })
+
+  it("mints tokens, checks the configuration and prints the reference", async () => {
+    const token = await runInProcess(["token", "--owner", "carol"], env)
+    const { payload } = await jwtVerify(token.stdout.trim(), Buffer.from(secret))
+    expect(payload).toMatchObject({ sub: "carol" })
+    expect(payload.admin).toBeUndefined()
+    const badOwner = await runInProcess(["token", "--owner", ""], env)
+    expect(Exit.isFailure(badOwner.exit)).toBe(true)
+
+    const check = await runInProcess(["config", "check"], env)
+    expect(check.stdout).toContain("configuration is valid")
+    const json = JSON.parse((await runInProcess(["config", "check", "--json"], env)).stdout)
+    expect(Object.keys(json).length).toBeGreaterThan(10)
+    const bad = await runInProcess(["config", "check"], { ...env, SESSIONS_MAX_SESSIONS: "-1" })
+    expect(Exit.isFailure(bad.exit)).toBe(true)
+    const reference = await runInProcess(["config", "reference"], env)
+    for (const variable of ["SESSIONS_PORT", "SESSIONS_IDLE_TIMEOUT", "SESSIONS_SQLITE_FILE", "SESSIONS_JWT_ISSUER"]) {
+      expect(reference.stdout).toContain(variable)
+    }
+
+    const weak = await runInProcess(["doctor", "--json"], { ...env, SESSIONS_JWT_SECRET: "password" })
+    const findings = JSON.parse(weak.stdout) as Array<{ check: string; ok: boolean; fix: string | null }>
+    expect(findings.find((item) => item.check === "secret")).toMatchObject({ ok: false })
+    const badConfig = await runInProcess(["doctor", "--json"], { ...env, SESSIONS_PORT: "x" })
+    expect(JSON.parse(badConfig.stdout)[0]).toMatchObject({ check: "config", ok: false })
+    const fresh = makeDir()
+    try {
+      const empty = await runInProcess(["doctor", "--json"], { SESSIONS_DATA_DIR: fresh })
+      expect(JSON.parse(empty.stdout).map((item: { ok: boolean }) => item.ok)).toEqual([true, true, true])
+    } finally {
+      removeDir(fresh)
+    }
+  })
+})
