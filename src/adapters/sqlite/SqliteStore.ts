@@ -183,18 +183,23 @@ export const layerConfig: Layer.Layer<SessionStore, StoreFailure | InvalidConfig
 )
 
 /** The SQLite store's settings, as rows of the config reference. */
-export const reference: ReadonlyArray<{ readonly env: string; readonly default: string; readonly doc: string }> = [
+export const reference: ReadonlyArray<
+  { readonly field: string; readonly env: string; readonly default: string; readonly doc: string }
+> = [
   {
+    field: "filename",
     env: "SESSIONS_SQLITE_FILE",
     default: "sessions.db in SESSIONS_DATA_DIR",
     doc: "The database file (created with its directory if missing)."
   },
   {
+    field: "synchronous",
     env: "SESSIONS_SQLITE_SYNCHRONOUS",
     default: "normal",
     doc: "`normal`: acknowledged writes survive a process crash. `full`: also a power loss, slower writes."
   },
   {
+    field: "busyTimeout",
     env: "SESSIONS_SQLITE_BUSY_TIMEOUT",
     default: "1s",
     doc: "How long a write waits for another process's lock before `StoreUnavailable` (retried)."
