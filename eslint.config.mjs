@@ -11,7 +11,17 @@ export default tseslint.config(
   ...effectEslint.configs.dprint,
   {
     languageOptions: {
-      globals: { console: "readonly", process: "readonly", crypto: "readonly" }
+      globals: {
+        console: "readonly",
+        process: "readonly",
+        crypto: "readonly",
+        performance: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        URL: "readonly",
+        fetch: "readonly",
+        Buffer: "readonly"
+      }
     },
     rules: {
       "@typescript-eslint/no-explicit-any": "error",

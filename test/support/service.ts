@@ -79,7 +79,8 @@ const inherited = () =>
 /** Starts `effect-sessions serve` and waits until it says where it listens. */
 export const startProcess = async (env: Variables = {}): Promise<ServiceProcess> => {
   if (!Fs.existsSync(binary)) throw new Error(`${binary} is missing: run npm run build (npm test does)`)
-  const dataDir = env["SESSIONS_DATA_DIR"] ?? makeDir()
+  const given = env["SESSIONS_DATA_DIR"]
+  const dataDir = given ?? makeDir()
   const child = ChildProcess.spawn(process.execPath, [binary, "serve"], {
     env: { ...inherited(), ...variables(dataDir, env) },
     stdio: ["ignore", "pipe", "pipe"]
@@ -108,6 +109,9 @@ export const startProcess = async (env: Variables = {}): Promise<ServiceProcess>
       clearTimeout(timer)
       reject(new Error(`service exited with ${code}:\n${logs.join("\n")}`))
     })
+  }).catch((error: unknown) => {
+    if (given === undefined) removeDir(dataDir)
+    throw error
   })
   return {
     url,

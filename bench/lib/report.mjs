@@ -1,0 +1,196 @@
+/**
+ * `bench/RESULTS.md` from one run: the targets with the measured values and ratios (met or not), then one table per
+ * workload with each subject's median, spread and ratio against effect-sessions, and the charts.
+ */
+import * as Fs from "node:fs"
+
+const ours = "effect-sessions"
+
+const find = (run, workload, subject) =>
+  run.results.find((result) => result.workload === workload && result.subject === subject && result.metrics)
+
+const value = (run, workload, subject, metric) => find(run, workload, subject)?.metrics[metric]?.median
+
+const format = (number) =>
+  number === undefined
+    ? "n/a"
+    : Math.abs(number) >= 100
+    ? Math.round(number).toLocaleString("en-US")
+    : Number(number.toPrecision(3)).toString()
+
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b)
+
+/** Every target of the benchmark issue, computed from the run: [workload, target, measured, met]. */
+export const targets = (run) => {
+  const rows = []
+  const add = (workload, target, measured, met) =>
+    rows.push([workload, target, measured, met === undefined ? "n/a" : met ? "met" : "**missed**"])
+  const memory = "express-session MemoryStore"
+  for (const op of ["get", "touch", "create", "close"]) {
+    const floor = op === "get" || op === "touch" ? 1_000_000 : 300_000
+    const mine = value(run, "crud", ours, `${op} ops/s`)
+    const theirs = ratio(mine, value(run, "crud", memory, `${op} ops/s`))
+    add(
+      `memory ${op}`,
+      `>= ${format(floor)} ops/s and >= 3x MemoryStore`,
+      `${format(mine)} ops/s, ${format(theirs)}x MemoryStore`,
+      mine === undefined || theirs === undefined ? undefined : mine >= floor && theirs >= 3
+    )
+  }
+  const sweepSmall = value(run, "sweep 1000", ours, "sweep ms")
+  add(
+    "sweep 1,000 expired",
+    "<= 1 ms",
+    `${format(sweepSmall)} ms`,
+    sweepSmall === undefined ? undefined : sweepSmall <= 1
+  )
+  const big = run.results.map((result) => result.workload).find((name) => /^sweep \d{5,}$/.test(name))
+  if (big !== undefined) {
+    const mine = value(run, big, ours, "sweep ms")
+    const theirs = value(run, big, "lru-cache", "sweep ms")
+    const n = Number(big.split(" ")[1])
+    add(
+      `sweep ${format(n)} of ${format(2 * n)}`,
+      "<= lru-cache purgeStale",
+      `${format(mine)} ms vs ${format(theirs)} ms (${format(ratio(mine, theirs))}x)`,
+      mine === undefined || theirs === undefined ? undefined : mine <= theirs
+    )
+  }
+  const evict = ratio(
+    value(run, "eviction", ours, "µs per insert"),
+    value(run, "eviction", "lru-cache", "µs per insert")
+  )
+  add("eviction", "<= 3x lru-cache per insert", `${format(evict)}x`, evict === undefined ? undefined : evict <= 3)
+  const heap = value(run, "heap", ours, "bytes per session")
+  add("heap per session", "<= 512 bytes", `${format(heap)} bytes`, heap === undefined ? undefined : heap <= 512)
+  for (const op of ["create", "get"]) {
+    const raw = ratio(
+      value(run, "sqlite crud", ours, `${op} ops/s`),
+      value(run, "sqlite crud", "raw better-sqlite3", `${op} ops/s`)
+    )
+    add(`SQLite ${op}`, ">= 0.8x raw better-sqlite3", `${format(raw)}x`, raw === undefined ? undefined : raw >= 0.8)
+  }
+  const store = ratio(
+    value(run, "sqlite crud", ours, "get ops/s"),
+    value(run, "sqlite crud", "better-sqlite3-session-store", "get ops/s")
+  )
+  add(
+    "SQLite get",
+    ">= 2x better-sqlite3-session-store",
+    `${format(store)}x`,
+    store === undefined ? undefined : store >= 2
+  )
+  const touch = ratio(
+    value(run, "sqlite crud", ours, "touch ops/s"),
+    value(run, "sqlite crud", "raw better-sqlite3", "touch ops/s")
+  )
+  add(
+    "SQLite acknowledged touch",
+    ">= 3x raw per-op touch",
+    `${format(touch)}x`,
+    touch === undefined ? undefined : touch >= 3
+  )
+  const sweep = ratio(
+    value(run, "sqlite sweep", ours, "sweep ms"),
+    value(run, "sqlite sweep", "raw better-sqlite3", "sweep ms")
+  )
+  add("SQLite sweep", "<= 1.2x raw indexed DELETE", `${format(sweep)}x`, sweep === undefined ? undefined : sweep <= 1.2)
+  for (const route of ["create", "get", "touch"]) {
+    const mine = value(run, "http", ours, `${route} req/s`)
+    const theirs = ratio(mine, value(run, "http", "express-session-sqlite", `${route} req/s`))
+    const p99 = value(run, "http", ours, `${route} p99 ms`)
+    add(
+      `HTTP ${route} (SQLite, auth on)`,
+      ">= 1.5x express + express-session on SQLite, p99 <= 10 ms",
+      `${format(theirs)}x, p99 ${format(p99)} ms`,
+      theirs === undefined || p99 === undefined ? undefined : theirs >= 1.5 && p99 <= 10
+    )
+  }
+  for (const subject of [ours, "effect-sessions SQLite"]) {
+    const p99 = value(run, "latency under sweep", subject, "get p99 ms (during sweep)")
+    add(
+      `latency under sweep (${subject === ours ? "memory" : "SQLite"})`,
+      "p99 of get <= 5 ms",
+      `${format(p99)} ms (${format(value(run, "latency under sweep", subject, "get p99 ms (no sweep)"))} ms without)`,
+      p99 === undefined ? undefined : p99 <= 5
+    )
+  }
+  return rows
+}
+
+const table = (header, rows) =>
+  [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`)
+  ]
+    .join("\n")
+
+/** Lower is better for times, latencies and sizes; higher for throughput. */
+const lowerIsBetter = (metric) => / ms|µs|bytes/.test(metric) && !/gets during/.test(metric)
+
+const workloadTable = (run, workload) => {
+  const results = run.results.filter((result) => result.workload === workload)
+  const metrics = [...new Set(results.flatMap((result) => Object.keys(result.metrics ?? {})))]
+  const mine = results.find((result) => result.subject === ours || result.subject === "effect-sessions SQLite")
+  const rows = results.map((result) => {
+    if (result.metrics === undefined) return [result.subject, ...metrics.map(() => "failed")]
+    return [
+      result.subject,
+      ...metrics.map((metric) => {
+        const m = result.metrics[metric]
+        if (m === undefined) return "-"
+        const spread = m.median === 0 ? 0 : Math.round(((m.max - m.min) / m.median) * 100)
+        const versus = result === mine || mine?.metrics?.[metric] === undefined
+          ? ""
+          : ` (ours ${
+            format(
+              lowerIsBetter(metric) ? m.median / mine.metrics[metric].median : mine.metrics[metric].median / m.median
+            )
+          }x)`
+        return `${format(m.median)} ±${spread}%${versus}`
+      })
+    ]
+  })
+  return table(["subject", ...metrics], rows)
+}
+
+/** Writes the report. */
+export const writeResults = (run, charts, file) => {
+  const workloads = [...new Set(run.results.map((result) => result.workload))]
+  const failures = run.results.filter((result) => result.error !== undefined)
+  const text = [
+    "# effect-sessions benchmarks",
+    "",
+    `${
+      run.mode === "quick"
+        ? "Quick run (`npm run bench:quick`: smaller sizes, 2 s HTTP runs)"
+        : "Full run (`npm run bench`)"
+    }` +
+    ` of ${run.date.slice(0, 10)}: Node ${run.node}, ${run.cpu}, ${run.memory}, ${run.seconds} s in all. ` +
+    "Each (workload, subject) pair ran in its own process: a warm-up, then three runs; every figure is the median, " +
+    "± the spread (max - min) as a share of it. \"ours Nx\" is how many times better effect-sessions did than that " +
+    "subject on that figure in this run (below 1: worse). Raw numbers: [`results.json`](results.json).",
+    "",
+    "## Targets",
+    "",
+    table(["workload", "target", "measured", ""], targets(run)),
+    "",
+    ...(failures.length === 0
+      ? []
+      : [
+        "## Failures",
+        "",
+        ...failures.map((f) => `- ${f.workload}, ${f.subject}: \`${f.error.replace(/\n/g, " ")}\``),
+        ""
+      ]),
+    "## Charts",
+    "",
+    ...charts.map((chart) => `![${chart.title}](charts/${chart.file})`),
+    "",
+    "## Workloads",
+    "",
+    ...workloads.flatMap((workload) => [`### ${workload}`, "", workloadTable(run, workload), ""])
+  ].join("\n")
+  Fs.writeFileSync(file, text)
+}

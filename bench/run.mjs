@@ -1,0 +1,146 @@
+/**
+ * Runs every benchmark, each (workload, subject) pair in its own Node process (a warm-up, then the median of three
+ * runs), and writes `bench/results.json`, `bench/RESULTS.md` (tables with ratio columns, the targets, met or not)
+ * and the charts in `bench/charts/`. `node bench/run.mjs` for the full run, `--quick` for a short one with smaller
+ * sizes and shorter HTTP runs (same workloads, same subjects). Needs `npm run build` first (npm run bench does it).
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { renderCharts } from "./lib/charts.mjs"
+import { writeResults } from "./lib/report.mjs"
+
+const quick = process.argv.includes("--quick")
+const here = import.meta.dirname
+const memorySubjects = ["effect-sessions", "Map", "lru-cache", "express-session MemoryStore"]
+const sqliteSubjects = [
+  "effect-sessions",
+  "raw better-sqlite3",
+  "raw better-sqlite3 batched",
+  "better-sqlite3-session-store"
+]
+const httpSubjects = ["effect-sessions", "express-session-memory", "express-session-sqlite"]
+
+const size = (full, short) => (quick ? short : full)
+
+/** Every measurement: workload, script, subjects, parameters, node flags. */
+const plan = [
+  ...memorySubjects.map((subject) => ({
+    workload: "crud",
+    script: "memory",
+    subject,
+    params: { workload: "crud", n: 100_000 }
+  })),
+  ...[1_000, size(100_000, 20_000)].flatMap((n) =>
+    memorySubjects.map((subject) => ({
+      workload: `sweep ${n}`,
+      script: "memory",
+      subject,
+      params: { workload: "sweep", n }
+    }))
+  ),
+  ...["effect-sessions", "Map", "lru-cache"].map((subject) => ({
+    workload: "eviction",
+    script: "memory",
+    subject,
+    params: { workload: "eviction", capacity: 10_000, inserts: 100_000 }
+  })),
+  ...memorySubjects.map((subject) => ({
+    workload: "heap",
+    script: "memory",
+    subject,
+    flags: ["--expose-gc"],
+    params: { workload: "heap", n: 100_000 }
+  })),
+  ...sqliteSubjects.map((subject) => ({
+    workload: "sqlite crud",
+    script: "sqlite",
+    subject,
+    params: { workload: "crud", n: size(20_000, 5_000) }
+  })),
+  ...["effect-sessions", "raw better-sqlite3", "better-sqlite3-session-store"].map((subject) => ({
+    workload: "sqlite sweep",
+    script: "sqlite",
+    subject,
+    params: { workload: "sweep", n: size(100_000, 10_000) }
+  })),
+  ...["effect-sessions", "effect-sessions SQLite"].map((subject) => ({
+    workload: "latency under sweep",
+    script: "latency",
+    subject,
+    params: { n: size(100_000, 20_000) }
+  })),
+  ...[1_000, 10_000, 100_000, ...(quick ? [] : [1_000_000])].map((n) => ({
+    workload: `scaling ${n}`,
+    script: "scaling",
+    subject: "effect-sessions",
+    params: { n }
+  })),
+  ...httpSubjects.map((subject) => ({
+    workload: "http",
+    script: "http",
+    subject,
+    params: { duration: size(10, 2), warmup: size(2, 1), connections: 50 }
+  }))
+]
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+/** Runs one pair in its own process; its runs summarised per metric as median, min and max. */
+const measure = (entry) => {
+  const started = performance.now()
+  const result = ChildProcess.spawnSync(
+    process.execPath,
+    [
+      ...(entry.flags ?? []),
+      Path.join(here, "workloads", `${entry.script}.mjs`),
+      entry.subject,
+      JSON.stringify({ runs: 3, ...entry.params })
+    ],
+    { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: 10 * 60 * 1000 }
+  )
+  const seconds = (performance.now() - started) / 1000
+  const line = result.stdout.trim().split("\n").pop() ?? ""
+  if (result.status !== 0 || !line.startsWith("{")) {
+    return {
+      ...entry,
+      seconds,
+      error: (result.stderr || result.error?.message || "no output").trim().split("\n").slice(-5).join("\n")
+    }
+  }
+  const { runs } = JSON.parse(line)
+  const metrics = {}
+  for (const name of Object.keys(runs[0])) {
+    const values = runs.map((run) => run[name])
+    metrics[name] = { median: median(values), min: Math.min(...values), max: Math.max(...values), runs: values }
+  }
+  return { ...entry, seconds, metrics }
+}
+
+const started = performance.now()
+const results = []
+for (const [index, entry] of plan.entries()) {
+  process.stderr.write(`[${index + 1}/${plan.length}] ${entry.workload}: ${entry.subject} ... `)
+  const result = measure(entry)
+  results.push(result)
+  process.stderr.write(result.error === undefined ? `${result.seconds.toFixed(1)}s\n` : `FAILED\n${result.error}\n`)
+}
+
+const run = {
+  mode: quick ? "quick" : "full",
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: `${Os.cpus().length} x ${Os.cpus()[0]?.model ?? "unknown"}`,
+  memory: `${Math.round(Os.totalmem() / 2 ** 30)} GiB`,
+  seconds: Math.round((performance.now() - started) / 1000),
+  results
+}
+Fs.writeFileSync(Path.join(here, "results.json"), `${JSON.stringify(run, null, 2)}\n`)
+const charts = await renderCharts(run, Path.join(here, "charts"))
+writeResults(run, charts, Path.join(here, "RESULTS.md"))
+process.stderr.write(`done in ${run.seconds}s: bench/RESULTS.md, bench/results.json, ${charts.length} charts\n`)
+if (results.some((result) => result.error !== undefined)) process.exit(1)

@@ -1,0 +1,255 @@
+/**
+ * SQLite workloads, one subject per process: `node sqlite.mjs <subject> '{"workload": "crud"|"sweep", "n": ...}'`.
+ *
+ * - `crud` `{n}`: create n sessions, get each, touch each, close (delete) each, every operation acknowledged by the
+ *   subject before the next; ops/s per phase.
+ * - `sweep` `{n}`: n expired among 2n stored sessions; milliseconds to remove the expired ones.
+ *
+ * Subjects: effect-sessions (SessionManager over its SQLite store: WAL, synchronous=NORMAL, touches written behind
+ * and coalesced, flushed before any expiry decision), raw better-sqlite3 prepared statements on a minimal indexed
+ * table in WAL with synchronous=NORMAL (one transaction per operation, and batched 1,000 per transaction: the
+ * SQLite floor), and better-sqlite3-session-store through the express-session Store API.
+ */
+import Database from "better-sqlite3"
+import SqliteSessionStore from "better-sqlite3-session-store"
+import { Effect } from "effect"
+import session from "express-session"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { promisify } from "node:util"
+import { SessionManager } from "../../dist/index.js"
+import { SqliteStore } from "../../dist/sqlite.js"
+import { args, idleMs, manualClock, newId, payload, perSecond, report, round3, withManager } from "../lib/common.mjs"
+
+const json = JSON.stringify(payload)
+
+/** A fresh directory for one run's database, removed when `use` ends. */
+const inTempDir = async (use) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
+  try {
+    return await use(dir)
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const timedPhases = async (n, run) => {
+  const result = {}
+  for (const phase of ["create", "get", "touch", "close"]) {
+    const started = performance.now()
+    await run(phase)
+    result[`${phase} ops/s`] = perSecond(n, performance.now() - started)
+  }
+  return result
+}
+
+// effect-sessions ---------------------------------------------------------------------------------------------------
+
+const ours = {
+  crud: ({ n }) =>
+    inTempDir((dir) =>
+      withManager(
+        Effect.gen(function*() {
+          const manager = yield* SessionManager.SessionManager
+          const list = new Array(n)
+          const result = {}
+          const phase = function*(name, body) {
+            const started = performance.now()
+            yield* body
+            result[`${name} ops/s`] = perSecond(n, performance.now() - started)
+          }
+          yield* phase(
+            "create",
+            Effect.gen(function*() {
+              for (let i = 0; i < n; i++) {
+                list[i] = (yield* manager.create({ owner: `o${i % 1000}`, data: payload })).id
+              }
+            })
+          )
+          yield* phase(
+            "get",
+            Effect.gen(function*() {
+              for (let i = 0; i < n; i++) yield* manager.get(list[i])
+            })
+          )
+          yield* phase(
+            "touch",
+            Effect.gen(function*() {
+              for (let i = 0; i < n; i++) yield* manager.touch(list[i])
+            })
+          )
+          yield* phase(
+            "close",
+            Effect.gen(function*() {
+              for (let i = 0; i < n; i++) yield* manager.close(list[i])
+            })
+          )
+          return result
+        }),
+        { store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }) }
+      )
+    ),
+  sweep: ({ n }) =>
+    inTempDir((dir) => {
+      const clock = manualClock()
+      return withManager(
+        Effect.gen(function*() {
+          const manager = yield* SessionManager.SessionManager
+          for (let i = 0; i < 2 * n; i++) {
+            yield* manager.create({ owner: `o${i % 1000}`, data: payload, idleTimeout: i % 2 === 0 ? 60_000 : idleMs })
+          }
+          clock.advance(120_000)
+          const started = performance.now()
+          const swept = yield* manager.sweep
+          const ms = performance.now() - started
+          if (swept.expired !== n) throw new Error(`swept ${swept.expired}, expected ${n}`)
+          return { "sweep ms": round3(ms) }
+        }),
+        { clock, store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }) }
+      )
+    })
+}
+
+// raw better-sqlite3 -----------------------------------------------------------------------------------------------
+
+const openRaw = (dir) => {
+  const db = new Database(Path.join(dir, "raw.db"))
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  db.exec(
+    "CREATE TABLE sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL, last_active_at INTEGER NOT NULL, " +
+      "expires_at INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX sessions_expiry ON sessions (expires_at)"
+  )
+  return {
+    db,
+    insert: db.prepare("INSERT INTO sessions VALUES (?, ?, ?, ?)"),
+    get: db.prepare("SELECT * FROM sessions WHERE id = ?"),
+    touch: db.prepare("UPDATE sessions SET last_active_at = ?, expires_at = ? WHERE id = ?"),
+    remove: db.prepare("DELETE FROM sessions WHERE id = ?"),
+    sweep: db.prepare("DELETE FROM sessions WHERE expires_at <= ?")
+  }
+}
+
+const rawCrud = (batch) => ({ n }) =>
+  inTempDir(async (dir) => {
+    const raw = openRaw(dir)
+    const list = Array.from({ length: n }, newId)
+    const step = {
+      create: (id) => {
+        const now = Date.now()
+        raw.insert.run(id, json, now, now + idleMs)
+      },
+      get: (id) => {
+        if (raw.get.get(id) === undefined) throw new Error("missing")
+      },
+      touch: (id) => {
+        const now = Date.now()
+        raw.touch.run(now, now + idleMs, id)
+      },
+      close: (id) => raw.remove.run(id)
+    }
+    const result = await timedPhases(n, (phase) => {
+      const one = step[phase]
+      if (batch === 1) {
+        for (const id of list) one(id)
+        return
+      }
+      const chunk = raw.db.transaction((ids) => {
+        for (const id of ids) one(id)
+      })
+      for (let i = 0; i < n; i += batch) chunk(list.slice(i, i + batch))
+    })
+    raw.db.close()
+    return result
+  })
+
+const rawSweep = ({ n }) =>
+  inTempDir(async (dir) => {
+    const raw = openRaw(dir)
+    const now = Date.now()
+    raw.db.transaction(() => {
+      for (let i = 0; i < 2 * n; i++) {
+        raw.insert.run(newId(), json, now, i % 2 === 0 ? now - 1 : now + idleMs)
+      }
+    })()
+    const started = performance.now()
+    const { changes } = raw.sweep.run(now)
+    const ms = performance.now() - started
+    if (changes !== n) throw new Error(`deleted ${changes}, expected ${n}`)
+    raw.db.close()
+    return { "sweep ms": round3(ms) }
+  })
+
+// better-sqlite3-session-store ---------------------------------------------------------------------------------------
+
+const SessionStore = SqliteSessionStore(session)
+
+const storeOf = (dir) => {
+  const db = new Database(Path.join(dir, "store.db"))
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  const store = new SessionStore({ client: db, expired: { clear: false, intervalMs: 2 ** 31 - 1 } })
+  return {
+    db,
+    store,
+    set: promisify(store.set.bind(store)),
+    get: promisify(store.get.bind(store)),
+    touch: promisify(store.touch.bind(store)),
+    destroy: promisify(store.destroy.bind(store)),
+    length: promisify(store.length.bind(store))
+  }
+}
+
+const cookie = (expires) => ({ originalMaxAge: idleMs, expires: new Date(expires), httpOnly: true, path: "/" })
+
+const sessionStore = {
+  crud: ({ n }) =>
+    inTempDir(async (dir) => {
+      const store = storeOf(dir)
+      const list = Array.from({ length: n }, newId)
+      const result = await timedPhases(n, async (phase) => {
+        for (const id of list) {
+          if (phase === "create") await store.set(id, { cookie: cookie(Date.now() + idleMs), data: payload })
+          else if (phase === "get") {
+            if (!(await store.get(id))) throw new Error("missing")
+          } else if (phase === "touch") await store.touch(id, { cookie: cookie(Date.now() + idleMs) })
+          else await store.destroy(id)
+        }
+      })
+      store.db.close()
+      return result
+    }),
+  sweep: ({ n }) =>
+    inTempDir(async (dir) => {
+      const store = storeOf(dir)
+      const now = Date.now()
+      const insert = store.db.prepare("INSERT INTO sessions (sid, sess, expire) VALUES (?, ?, ?)")
+      store.db.transaction(() => {
+        for (let i = 0; i < 2 * n; i++) {
+          const expires = new Date(i % 2 === 0 ? now - 60_000 : now + idleMs)
+          insert.run(newId(), JSON.stringify({ cookie: cookie(expires), data: payload }), expires.toISOString())
+        }
+      })()
+      const started = performance.now()
+      store.store.clearExpiredSessions()
+      const ms = performance.now() - started
+      const left = store.db.prepare("SELECT count(*) AS n FROM sessions").get().n
+      if (left !== n) throw new Error(`${left} left, expected ${n}`)
+      store.db.close()
+      return { "sweep ms": round3(ms) }
+    })
+}
+
+const subjects = {
+  "effect-sessions": ours,
+  "raw better-sqlite3": { crud: rawCrud(1), sweep: rawSweep },
+  "raw better-sqlite3 batched": { crud: rawCrud(1000) },
+  "better-sqlite3-session-store": sessionStore
+}
+
+const { params, subject } = args()
+const workload = subjects[subject]?.[params.workload]
+if (workload === undefined) throw new Error(`no ${params.workload} workload for ${subject}`)
+await report(params.runs ?? 3, () => workload(params))
+process.exit(0)
