@@ -5,6 +5,7 @@ import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import {
+  cachedVerifier,
   loadSigningKey,
   mintToken,
   secretFile,
@@ -88,6 +89,26 @@ describe("tokens", () => {
       yield* verifyToken(key, open, token)
       yield* TestClock.adjust("2 minutes")
       expect(yield* Effect.flip(verifyToken(key, open, token))).toBe("the token has expired")
+    }))
+
+  it.effect("a remembered token still expires by Clock, and any other text is verified anew", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust(Duration.days(20_000))
+      const verify = cachedVerifier(key, open, 2)
+      const token = yield* mintToken(key, open, { owner: "alice" as OwnerId, admin: false, ttl: Duration.minutes(5) })
+      expect(yield* verify(token)).toEqual({ subject: "alice", admin: false })
+      expect(yield* verify(token)).toEqual({ subject: "alice", admin: false })
+      // A forged signature on the same claims is not the remembered text.
+      const [header, body] = token.split(".")
+      expect(yield* Effect.flip(verify(`${header}.${body}.${"A".repeat(43)}`))).toBe("the token is not valid")
+      // More tokens than the capacity: the oldest is forgotten and verified again when it comes back.
+      for (const owner of ["bob", "carol", "dave"]) {
+        const other = yield* mintToken(key, open, { owner: owner as OwnerId, admin: true, ttl: Duration.hours(1) })
+        expect(yield* verify(other)).toEqual({ subject: owner, admin: true })
+      }
+      expect(yield* verify(token)).toEqual({ subject: "alice", admin: false })
+      yield* TestClock.adjust("6 minutes")
+      expect(yield* Effect.flip(verify(token))).toBe("the token has expired")
     }))
 
   it.effect("refuses forged, unsigned, wrong-issuer, expiry-less and subject-less tokens", () =>

@@ -4,7 +4,7 @@
  * A token's `sub` is the owner it acts for; `"admin": true` opens `/admin`.
  */
 import { Clock, Config, Duration, Effect, Either, Option, Redacted } from "effect"
-import { jwtVerify, SignJWT } from "jose"
+import { type JWTPayload, jwtVerify, SignJWT } from "jose"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -135,7 +135,14 @@ export const verifyToken = (
   key: SigningKey,
   config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
   token: string
-): Effect.Effect<Principal, TokenRefusal> =>
+): Effect.Effect<Principal, TokenRefusal> => Effect.map(verifyClaims(key, config, token), ({ principal }) => principal)
+
+/** `verifyToken`, with the claims it verified. */
+const verifyClaims = (
+  key: SigningKey,
+  config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
+  token: string
+): Effect.Effect<{ readonly principal: Principal; readonly payload: JWTPayload }, TokenRefusal> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
     Effect.tryPromise({
       try: () =>
@@ -158,10 +165,39 @@ export const verifyToken = (
       Effect.flatMap(({ payload }) =>
         Either.match(validateOwnerId(payload.sub), {
           onLeft: () => Effect.fail("the token's subject is not a valid owner id"),
-          onRight: (subject) => Effect.succeed({ subject, admin: payload.admin === true })
+          onRight: (subject) => Effect.succeed({ principal: { subject, admin: payload.admin === true }, payload })
         })
       )
     ))
+
+/**
+ * `verifyToken` with a bounded memory of tokens already verified: a caller presents the same bearer token on every
+ * request, and checking its HMAC again (asynchronously, through WebCrypto) costs more than the rest of a typical
+ * request. A remembered token is only its exact text, so a changed signature or claim is verified anew; its expiry
+ * is checked against `Clock` at every use, and the oldest entry is forgotten past `capacity`.
+ */
+export const cachedVerifier = (
+  key: SigningKey,
+  config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
+  capacity = 10_000
+) => {
+  const verified = new Map<string, { readonly principal: Principal; readonly expiresAt: number }>()
+  const remember = (token: string, principal: Principal, expiresAt: number) => {
+    if (verified.size >= capacity) verified.delete(verified.keys().next().value!)
+    verified.set(token, { principal, expiresAt })
+  }
+  return (token: string): Effect.Effect<Principal, TokenRefusal> =>
+    Effect.clockWith((clock) => {
+      const known = verified.get(token)
+      if (known !== undefined) {
+        if (clock.unsafeCurrentTimeMillis() < known.expiresAt) return Effect.succeed(known.principal)
+        verified.delete(token)
+      }
+      return Effect.tap(verifyClaims(key, config, token), ({ payload, principal }) => {
+        if (payload.nbf === undefined && typeof payload.exp === "number") remember(token, principal, payload.exp * 1000)
+      }).pipe(Effect.map(({ principal }) => principal))
+    })
+}
 
 /** A token for `owner` (an admin one with `admin`), valid for `ttl` from now by `Clock`. */
 export const mintToken = (

@@ -17,7 +17,7 @@ import { SessionManager } from "../../../services/SessionManager.js"
 import type { Page } from "../../../services/SessionStore.js"
 import { backup } from "../../sqlite/Backup.js"
 import { Authenticated, AuthenticatedAdmin, CurrentPrincipal, SessionsApi } from "../Api.js"
-import { type Principal, verifyToken } from "../Auth.js"
+import type { Principal } from "../Auth.js"
 import { Forbidden, NoActiveSession, Unauthorized } from "../HttpErrors.js"
 import * as Prometheus from "./prometheus.js"
 import { HttpService, type HttpServiceShape } from "./service.js"
@@ -48,7 +48,7 @@ const authenticate = (service: HttpServiceShape, token: Redacted.Redacted): Effe
   const raw = Redacted.value(token)
   return raw === ""
     ? Effect.fail(new Unauthorized({ reason: "no bearer token in the Authorization header" }))
-    : Effect.mapError(verifyToken(service.key, service.config, raw), (reason) => new Unauthorized({ reason }))
+    : Effect.mapError(service.verify(raw), (reason) => new Unauthorized({ reason }))
 }
 
 /** The session routes' authentication: any valid token, then the per-subject rate limit. */

@@ -1,6 +1,6 @@
 /** The state the HTTP service's parts share: its settings, signing key, origin allow-list and request gate. */
 import { Context, Deferred, Effect, Ref } from "effect"
-import type { SigningKey } from "../Auth.js"
+import { cachedVerifier, type Principal, type SigningKey, type TokenRefusal } from "../Auth.js"
 import type { ServiceConfig } from "../ServiceConfig.js"
 
 /**
@@ -22,6 +22,8 @@ export class RequestGate {
 export interface HttpServiceShape {
   readonly config: ServiceConfig
   readonly key: SigningKey
+  /** Verifies a bearer token (remembering the ones it verified, see `cachedVerifier`). */
+  readonly verify: (token: string) => Effect.Effect<Principal, TokenRefusal>
   /** The SQLite database file that `/admin/backup` copies, or `null` when the store is not a SQLite file. */
   readonly database: string | null
   /** The browser origins allowed to call the API; replaced as a whole when an operator sets it. */
@@ -39,6 +41,7 @@ export class HttpService extends Context.Tag("effect-sessions/http/HttpService")
     Effect.gen(function*() {
       return {
         ...options,
+        verify: cachedVerifier(options.key, options.config),
         origins: yield* Ref.make<ReadonlySet<string>>(new Set(options.config.corsOrigins)),
         gate: new RequestGate(),
         stopping: yield* Deferred.make<void>()
