@@ -30,7 +30,7 @@ const plan = [
     workload: "crud",
     script: "memory",
     subject,
-    params: { workload: "crud", n: 100_000 }
+    params: { workload: "crud", n: size(100_000, 20_000) }
   })),
   ...[1_000, size(100_000, 20_000)].flatMap((n) =>
     memorySubjects.map((subject) => ({
@@ -44,34 +44,34 @@ const plan = [
     workload: "eviction",
     script: "memory",
     subject,
-    params: { workload: "eviction", capacity: 10_000, inserts: 100_000 }
+    params: { workload: "eviction", capacity: 10_000, inserts: size(100_000, 30_000) }
   })),
   ...memorySubjects.map((subject) => ({
     workload: "heap",
     script: "memory",
     subject,
     flags: ["--expose-gc"],
-    params: { workload: "heap", n: 100_000 }
+    params: { workload: "heap", n: size(100_000, 20_000) }
   })),
   ...sqliteSubjects.map((subject) => ({
     workload: "sqlite crud",
     script: "sqlite",
     subject,
-    params: { workload: "crud", n: size(20_000, 5_000) }
+    params: { workload: "crud", n: size(20_000, 2_000) }
   })),
   ...["effect-sessions", "raw better-sqlite3", "better-sqlite3-session-store"].map((subject) => ({
     workload: "sqlite sweep",
     script: "sqlite",
     subject,
-    params: { workload: "sweep", n: size(100_000, 10_000) }
+    params: { workload: "sweep", n: size(100_000, 5_000) }
   })),
   ...["effect-sessions", "effect-sessions SQLite"].map((subject) => ({
     workload: "latency under sweep",
     script: "latency",
     subject,
-    params: { n: size(100_000, 20_000) }
+    params: { n: size(100_000, 10_000) }
   })),
-  ...[1_000, 10_000, 100_000, ...(quick ? [] : [1_000_000])].map((n) => ({
+  ...[1_000, 10_000, ...(quick ? [] : [100_000, 1_000_000])].map((n) => ({
     workload: `scaling ${n}`,
     script: "scaling",
     subject: "effect-sessions",
@@ -81,7 +81,7 @@ const plan = [
     workload: "http",
     script: "http",
     subject,
-    params: { duration: size(10, 2), warmup: size(2, 1), connections: 50 }
+    params: { duration: size(10, 1), warmup: size(2, 1), connections: 50 }
   }))
 ]
 

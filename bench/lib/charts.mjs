@@ -46,7 +46,7 @@ export const renderCharts = async (run, dir) => {
     charts.push({ file, title })
   }
   const throughput = [
-    ["crud", "In memory: operations per second (N = 100,000)", "memory-crud.svg"],
+    ["crud", "In memory: operations per second", "memory-crud.svg"],
     ["sqlite crud", "SQLite: acknowledged operations per second", "sqlite-crud.svg"]
   ]
   for (const [workload, title, file] of throughput) {

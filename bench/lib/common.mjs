@@ -6,6 +6,9 @@
  */
 import { Clock, Effect, Either, Layer } from "effect"
 import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { makeConfig, MemoryStore, SessionManager } from "../../dist/index.js"
 
 /** About 100 bytes of JSON, the data of every session in every workload. */
@@ -85,7 +88,6 @@ export const benchConfig = (overrides = {}) =>
       maxSessionsPerOwner: 10_000_000,
       sessionRateLimit: "1000000/1s",
       ownerRateLimit: "1000000000/1s",
-      rateLimitKeys: 1000,
       ...overrides
     })
   )
@@ -108,3 +110,37 @@ export const quantile = (values, q) => {
 
 /** Rounds to three significant figures for the report. */
 export const round3 = (value) => Number(value.toPrecision(3))
+
+/**
+ * A SQLite database of 2n sessions made through the manager, n of them due to expire two minutes after `start`
+ * (every other one), built once per process and copied for each run, so the runs measure the sweep, not the setup.
+ * Returns the directory that holds the template, the live ids, and `copy(to)` that copies it to a new file.
+ */
+export const sqliteFixture = async (n, start, SqliteStore) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
+  const template = Path.join(dir, "template.db")
+  const clock = manualClock(start)
+  const live = await withManager(
+    Effect.gen(function*() {
+      const manager = yield* SessionManager.SessionManager
+      const kept = []
+      for (let i = 0; i < 2 * n; i++) {
+        const expiring = i % 2 === 0
+        const session = yield* manager.create({
+          owner: `o${i % 1000}`,
+          data: payload,
+          idleTimeout: expiring ? 60_000 : idleMs
+        })
+        if (!expiring) kept.push(session.id)
+      }
+      return kept
+    }),
+    { clock, store: SqliteStore.layer({ filename: template }) }
+  )
+  return {
+    dir,
+    live,
+    copy: (to) => Fs.copyFileSync(template, to),
+    remove: () => Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}

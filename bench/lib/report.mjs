@@ -164,7 +164,7 @@ export const writeResults = (run, charts, file) => {
     "",
     `${
       run.mode === "quick"
-        ? "Quick run (`npm run bench:quick`: smaller sizes, 2 s HTTP runs)"
+        ? "Quick run (`npm run bench:quick`: smaller sizes, 1 s HTTP runs; the full run's figures are the ones to quote)"
         : "Full run (`npm run bench`)"
     }` +
     ` of ${run.date.slice(0, 10)}: Node ${run.node}, ${run.cpu}, ${run.memory}, ${run.seconds} s in all. ` +

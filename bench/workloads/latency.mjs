@@ -4,6 +4,7 @@
  * the n expired ones runs in another fiber. Each get's latency counts from just before it yields to the scheduler
  * (so time spent waiting for a sweep batch to give the thread back is in it) to its answer: what a request arriving
  * at that moment would wait. Reports p50 and p99 of both, in milliseconds, and how many gets ran during the sweep.
+ * The SQLite database is made once per process through the manager and copied for each run.
  */
 import { Effect, Fiber } from "effect"
 import * as Fs from "node:fs"
@@ -11,36 +12,48 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { SessionManager } from "../../dist/index.js"
 import { SqliteStore } from "../../dist/sqlite.js"
-import { args, idleMs, manualClock, payload, quantile, report, round3, withManager } from "../lib/common.mjs"
+import {
+  args,
+  idleMs,
+  manualClock,
+  payload,
+  quantile,
+  report,
+  round3,
+  sqliteFixture,
+  withManager
+} from "../lib/common.mjs"
 
-const measure = (n, baselineGets) =>
+const epoch = Date.now()
+
+/** Creates the 2n sessions in memory (every other one expiring); their live ids. */
+const populate = (manager, n) =>
   Effect.gen(function*() {
-    const manager = yield* SessionManager.SessionManager
     const live = []
     for (let i = 0; i < 2 * n; i++) {
+      const expiring = i % 2 === 0
       const session = yield* manager.create({
         owner: `o${i % 1000}`,
         data: payload,
-        idleTimeout: i % 2 === 0 ? 60_000 : idleMs
+        idleTimeout: expiring ? 60_000 : idleMs
       })
-      if (i % 2 === 1) live.push(session.id)
+      if (!expiring) live.push(session.id)
     }
-    const pick = () => live[Math.floor(Math.random() * live.length)]
+    return live
+  })
+
+const measure = (clock, n, gets, liveIds) =>
+  Effect.gen(function*() {
+    const manager = yield* SessionManager.SessionManager
+    const live = liveIds ?? (yield* populate(manager, n))
     const timedGet = Effect.gen(function*() {
       const started = performance.now()
       yield* Effect.yieldNow()
-      yield* manager.get(pick())
+      yield* manager.get(live[Math.floor(Math.random() * live.length)])
       return performance.now() - started
     })
     const alone = []
-    for (let i = 0; i < baselineGets; i++) alone.push(yield* timedGet)
-    return { alone, manager, timedGet }
-  })
-
-const run = (subject, { n, gets = 20_000 }) => {
-  const clock = manualClock()
-  const program = Effect.gen(function*() {
-    const { alone, manager, timedGet } = yield* measure(n, gets)
+    for (let i = 0; i < gets; i++) alone.push(yield* timedGet)
     clock.advance(120_000)
     let sweeping = true
     const during = []
@@ -56,14 +69,28 @@ const run = (subject, { n, gets = 20_000 }) => {
       "gets during sweep": during.length
     }
   })
-  if (subject === "effect-sessions") return withManager(program, { clock })
+
+let fixture
+
+const run = async (subject, { gets = 20_000, n }) => {
+  const clock = manualClock(epoch)
+  if (subject === "effect-sessions") return withManager(measure(clock, n, gets), { clock })
+  fixture ??= await sqliteFixture(n, epoch, SqliteStore)
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
-  return withManager(program, { clock, store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }) }).finally(
-    () => Fs.rmSync(dir, { recursive: true, force: true })
-  )
+  const filename = Path.join(dir, "sessions.db")
+  fixture.copy(filename)
+  try {
+    return await withManager(measure(clock, n, gets, fixture.live), {
+      clock,
+      store: SqliteStore.layer({ filename })
+    })
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 const { params, subject } = args()
 if (subject !== "effect-sessions" && subject !== "effect-sessions SQLite") throw new Error(`unknown subject ${subject}`)
 await report(params.runs ?? 3, () => run(subject, params))
+fixture?.remove()
 process.exit(0)

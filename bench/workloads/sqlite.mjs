@@ -20,7 +20,18 @@ import * as Path from "node:path"
 import { promisify } from "node:util"
 import { SessionManager } from "../../dist/index.js"
 import { SqliteStore } from "../../dist/sqlite.js"
-import { args, idleMs, manualClock, newId, payload, perSecond, report, round3, withManager } from "../lib/common.mjs"
+import {
+  args,
+  idleMs,
+  manualClock,
+  newId,
+  payload,
+  perSecond,
+  report,
+  round3,
+  sqliteFixture,
+  withManager
+} from "../lib/common.mjs"
 
 const json = JSON.stringify(payload)
 
@@ -90,15 +101,15 @@ const ours = {
         { store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }) }
       )
     ),
-  sweep: ({ n }) =>
-    inTempDir((dir) => {
-      const clock = manualClock()
+  sweep: async ({ n }) => {
+    fixture ??= await sqliteFixture(n, epoch, SqliteStore)
+    return inTempDir((dir) => {
+      const filename = Path.join(dir, "sessions.db")
+      fixture.copy(filename)
+      const clock = manualClock(epoch)
       return withManager(
         Effect.gen(function*() {
           const manager = yield* SessionManager.SessionManager
-          for (let i = 0; i < 2 * n; i++) {
-            yield* manager.create({ owner: `o${i % 1000}`, data: payload, idleTimeout: i % 2 === 0 ? 60_000 : idleMs })
-          }
           clock.advance(120_000)
           const started = performance.now()
           const swept = yield* manager.sweep
@@ -106,10 +117,15 @@ const ours = {
           if (swept.expired !== n) throw new Error(`swept ${swept.expired}, expected ${n}`)
           return { "sweep ms": round3(ms) }
         }),
-        { clock, store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }) }
+        { clock, store: SqliteStore.layer({ filename }) }
       )
     })
+  }
 }
+
+/** The database the sweep runs copy (built through the manager once per process), and the time it was built at. */
+let fixture
+const epoch = Date.now()
 
 // raw better-sqlite3 -----------------------------------------------------------------------------------------------
 
@@ -252,4 +268,5 @@ const { params, subject } = args()
 const workload = subjects[subject]?.[params.workload]
 if (workload === undefined) throw new Error(`no ${params.workload} workload for ${subject}`)
 await report(params.runs ?? 3, () => workload(params))
+fixture?.remove()
 process.exit(0)

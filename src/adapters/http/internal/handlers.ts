@@ -2,7 +2,7 @@
  * The handlers of the API's routes and its two authentication middlewares. Each session route acts for the token's
  * subject through the manager's owner scope, so another owner's session answers 404 exactly like a missing one.
  */
-import { HttpApiBuilder, HttpApp, HttpServerResponse } from "@effect/platform"
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Clock, Deferred, Duration, Effect, Either, Layer, Option, Redacted, Ref } from "effect"
 import * as Path from "node:path"
 import { parseDuration } from "../../../domain/Config.js"
@@ -95,14 +95,14 @@ const expectedVersion = (header: string | undefined): Either.Either<number | und
     : Either.right(Number(match[1]))
 }
 
-/** Sets the session's version as the response's `ETag`, for a later `If-Match`. */
-const withEtag = (session: Session) =>
-  Effect.as(
-    HttpApp.appendPreResponseHandler((_request, response) =>
-      Effect.succeed(HttpServerResponse.setHeader(response, "etag", `"${session.version}"`))
-    ),
-    session
-  )
+/**
+ * A session as the response, with its version as the `ETag` (for a later `If-Match`). Written straight to JSON: a
+ * `Session` is already its own encoding (checked data, plain fields), so the schema encoder has nothing to do.
+ */
+const sessionResponse = (session: Session, status = 200, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(session, { status, headers: { etag: `"${session.version}"`, ...headers } })
+
+const withEtag = (session: Session) => Effect.succeed(sessionResponse(session))
 
 /**
  * `patch` applied to `target` as a JSON merge patch (RFC 7396): members of an object patch replace or (when `null`)
@@ -163,12 +163,7 @@ export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handl
             idleTimeout,
             maxLifetime
           })
-          yield* HttpApp.appendPreResponseHandler((_request, response) =>
-            Effect.succeed(
-              HttpServerResponse.setHeader(response, "location", `${request.url.split("?")[0]}/${session.id}`)
-            )
-          )
-          return yield* withEtag(session)
+          return sessionResponse(session, 201, { location: `${request.url.split("?")[0]}/${session.id}` })
         }))
       .handle("list", ({ urlParams }) =>
         Effect.flatMap(owner, (subject) =>
