@@ -206,7 +206,20 @@ const runInProcess = async (args: ReadonlyArray<string>, env: Record<string, str
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
     )
   )
-  return { exit, stdout: out.join("\n"), stderr: err.join("\n") }
+  return { exit, stdout: out.join("\n"), stderr: err.join("\n"), args }
+}
+
+/** The JSON a command printed; when there is none, a failure that says what the command did instead. */
+const printed = (result: Awaited<ReturnType<typeof runInProcess>>) => {
+  try {
+    return JSON.parse(result.stdout)
+  } catch {
+    throw new Error(
+      `${result.args.join(" ")} printed no JSON: ${
+        Exit.isFailure(result.exit) ? String(result.exit.cause) : "it succeeded"
+      }; stdout ${JSON.stringify(result.stdout)}, stderr ${JSON.stringify(result.stderr)}`
+    )
+  }
 }
 
 describe("the CLI commands in process", () => {
@@ -237,21 +250,21 @@ describe("the CLI commands in process", () => {
     const cursor = /more: --after (\S+)/.exec(first.stdout)?.[1]
     expect(cursor).toBeDefined()
     const second = await runInProcess(["list", "--owner", "alice", "--limit", "4", "--after", cursor!, "--json"], env)
-    expect(JSON.parse(second.stdout).sessions).toHaveLength(2)
+    expect(printed(second).sessions).toHaveLength(2)
     const waiting = await runInProcess(["list", "--status", "waiting", "--json"], env)
-    expect(JSON.parse(waiting.stdout).sessions).toEqual([])
+    expect(printed(waiting).sessions).toEqual([])
 
     const shown = await runInProcess(["show", ids[1]!], env)
     expect(shown.stdout).toMatch(/owner\s+\|?\s*"bob"/)
     const closed = await runInProcess(["close", ids[1]!, "--json"], env)
-    expect(JSON.parse(closed.stdout)).toMatchObject({ status: "closed", endReason: "closed by operator" })
+    expect(printed(closed)).toMatchObject({ status: "closed", endReason: "closed by operator" })
     const again = await runInProcess(["close", ids[1]!], env)
     expect(Exit.isFailure(again.exit)).toBe(true)
 
     const swept = await runInProcess(["sweep"], env)
     expect(swept.stdout).toMatch(/^expired 0, purged \d+ tombstones$/)
     const status = await runInProcess(["status", "--json"], { ...env, SESSIONS_PORT: "1" })
-    expect(JSON.parse(status.stdout)).toMatchObject({ server: { reachable: false }, counts: { active: 11, closed: 1 } })
+    expect(printed(status)).toMatchObject({ server: { reachable: false }, counts: { active: 11, closed: 1 } })
     const plain = await runInProcess(["status"], { ...env, SESSIONS_PORT: "1" })
     expect(plain.stdout).toContain("active 11")
   })
@@ -270,10 +283,10 @@ describe("the CLI commands in process", () => {
     expect(listed.stdout).toContain("worker-a")
     expect(listed.stdout).toContain("expired")
     const released = await runInProcess(["locks", "--release-expired", "--json"], env)
-    const report = JSON.parse(released.stdout)
+    const report = printed(released)
     expect(report.released).toBe(1)
     expect(report.leases.map((lease: { holder: string }) => lease.holder).sort()).toEqual(["worker-a", "worker-b"])
-    const after = JSON.parse((await runInProcess(["locks", "--json"], env)).stdout)
+    const after = printed(await runInProcess(["locks", "--json"], env))
     expect(after.leases.map((lease: { holder: string; token: number }) => lease.holder)).toEqual(["worker-b"])
     expect(after.leases[0].token).toBeGreaterThan(0)
   })
@@ -283,7 +296,7 @@ describe("the CLI commands in process", () => {
     const backedUp = await runInProcess(["backup", file], env)
     expect(backedUp.stdout).toMatch(/^wrote .*: 12 sessions, \d+ bytes, sha256 [0-9a-f]{64}$/)
     const dry = await runInProcess(["restore", file, "--dry-run", "--json"], env)
-    expect(JSON.parse(dry.stdout)).toMatchObject({ sessions: 12 })
+    expect(printed(dry)).toMatchObject({ sessions: 12 })
 
     const db = new Database(Path.join(dir, "sessions.db"))
     db.prepare("UPDATE sessions SET data = 'not json' WHERE id = ?").run(ids[6])
@@ -296,13 +309,13 @@ describe("the CLI commands in process", () => {
     expect(doctor.stdout).toContain("fix: run verify --repair")
     const repaired = await runInProcess(["verify", "--repair", "--json"], env)
     expect(Exit.isSuccess(repaired.exit)).toBe(true)
-    expect(JSON.parse(repaired.stdout)).toMatchObject({ quarantined: 1 })
+    expect(printed(repaired)).toMatchObject({ quarantined: 1 })
     expect(Exit.isSuccess((await runInProcess(["verify"], env)).exit)).toBe(true)
 
     const restored = await runInProcess(["restore", file], env)
     expect(restored.stdout).toMatch(/^restored 12 sessions .* replacing 11 sessions$/)
     const shown = await runInProcess(["show", ids[6]!, "--json"], env)
-    expect(JSON.parse(shown.stdout).data).toEqual({ i: 6 })
+    expect(printed(shown).data).toEqual({ i: 6 })
   })
 
   it("mints tokens, checks the configuration and prints the reference", async () => {
@@ -315,7 +328,7 @@ describe("the CLI commands in process", () => {
 
     const check = await runInProcess(["config", "check"], env)
     expect(check.stdout).toContain("configuration is valid")
-    const json = JSON.parse((await runInProcess(["config", "check", "--json"], env)).stdout)
+    const json = printed(await runInProcess(["config", "check", "--json"], env))
     expect(Object.keys(json).length).toBeGreaterThan(10)
     const bad = await runInProcess(["config", "check"], { ...env, SESSIONS_MAX_SESSIONS: "-1" })
     expect(Exit.isFailure(bad.exit)).toBe(true)
@@ -325,14 +338,14 @@ describe("the CLI commands in process", () => {
     }
 
     const weak = await runInProcess(["doctor", "--json"], { ...env, SESSIONS_JWT_SECRET: "password" })
-    const findings = JSON.parse(weak.stdout) as Array<{ check: string; ok: boolean; fix: string | null }>
+    const findings = printed(weak) as Array<{ check: string; ok: boolean; fix: string | null }>
     expect(findings.find((item) => item.check === "secret")).toMatchObject({ ok: false })
     const badConfig = await runInProcess(["doctor", "--json"], { ...env, SESSIONS_PORT: "x" })
-    expect(JSON.parse(badConfig.stdout)[0]).toMatchObject({ check: "config", ok: false })
+    expect(printed(badConfig)[0]).toMatchObject({ check: "config", ok: false })
     const fresh = makeDir()
     try {
       const empty = await runInProcess(["doctor", "--json"], { SESSIONS_DATA_DIR: fresh })
-      expect(JSON.parse(empty.stdout).map((item: { ok: boolean }) => item.ok)).toEqual([true, true, true])
+      expect(printed(empty).map((item: { ok: boolean }) => item.ok)).toEqual([true, true, true])
     } finally {
       removeDir(fresh)
     }

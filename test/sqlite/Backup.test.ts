@@ -230,6 +230,54 @@ describe("verify and repair", () => {
       expect(JSON.parse(held[0]!.row).data).toBe("not json")
     }))
 
+  it.scoped("keeps live counts per owner through inserts and ends; verify finds a wrong one, repair recounts it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "db.sqlite")
+      yield* seed(file, 20)
+      const live = () => {
+        const db = new Database(file, { readonly: true })
+        const kept = db.prepare("SELECT owner, n FROM owner_live_counts ORDER BY owner").all()
+        const actual = db.prepare(
+          "SELECT owner, count(*) AS n FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner ORDER BY owner"
+        ).all()
+        db.close()
+        return { kept, actual }
+      }
+      const before = live()
+      expect(before.kept).toEqual(before.actual)
+      // sessions[1] (owner o1) was closed: o1 has 3 of its 3 + 1 left.
+      expect(before.kept).toContainEqual({ owner: "o1", n: 2 })
+      expect((yield* Backup.verify({ database: file })).countsMatch).toBe(true)
+      const db = new Database(file)
+      db.prepare("UPDATE owner_live_counts SET n = n + 1 WHERE owner = 'o3'").run()
+      db.close()
+      expect(yield* Backup.verify({ database: file })).toMatchObject({ ok: false, countsMatch: false })
+      yield* Backup.verify({ database: file, repair: true })
+      expect(yield* Backup.verify({ database: file })).toMatchObject({ ok: true, countsMatch: true })
+      const after = live()
+      expect(after.kept).toEqual(after.actual)
+    }))
+
+  it.scoped("migrates a database of schema version 1, counting each owner's live sessions", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "db.sqlite")
+      yield* seed(file, 14)
+      const db = new Database(file)
+      db.exec("DROP TABLE owner_live_counts")
+      db.pragma("user_version = 1")
+      db.close()
+      const { scope, store } = yield* openStore(file)
+      expect((yield* store.ownerCounts(owner("o1"))).active).toBe(1)
+      yield* Scope.close(scope, Exit.void)
+      const check = new Database(file, { readonly: true })
+      expect(check.pragma("user_version", { simple: true })).toBe(2)
+      expect(check.prepare("SELECT n FROM owner_live_counts WHERE owner = 'o0'").get()).toEqual({ n: 2 })
+      expect(check.prepare("SELECT n FROM owner_live_counts WHERE owner = 'o1'").get()).toEqual({ n: 1 })
+      check.close()
+    }))
+
   it.scoped("refuses to verify a file that is not an effect-sessions database", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

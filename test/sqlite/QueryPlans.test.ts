@@ -48,7 +48,7 @@ describe("query plans of the SQLite store", () => {
   it("hot paths use the indexes they were made for", () => {
     const uses = (text: string, index: string) => expect(plan(text).join("\n")).toContain(index)
     uses(sql.byId, "sessions_id")
-    uses(sql.ownerLive, "sessions_owner")
+    uses(sql.ownerLive, "owner_live_counts USING PRIMARY KEY")
     uses(sql.dueUnleased, "sessions_due")
     uses(sql.globalVictims, "sessions_recency")
     uses(sql.purge, "sessions_ended")

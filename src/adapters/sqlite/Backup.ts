@@ -81,7 +81,12 @@ export interface VerifyReport {
 const batchSize = 1000
 
 /** Sets the status counters to what the rows say. */
-const recount = "UPDATE session_counts SET n = (SELECT count(*) FROM sessions s WHERE s.status = session_counts.status)"
+const recount = `
+  UPDATE session_counts SET n = (SELECT count(*) FROM sessions s WHERE s.status = session_counts.status);
+  DELETE FROM owner_live_counts;
+  INSERT INTO owner_live_counts (owner, n)
+    SELECT owner, count(*) FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner;
+`
 
 /** Runs a synchronous block against the database, turning SQLite's exceptions into store failures. */
 const sync = <A>(operation: string, f: () => A): Effect.Effect<A, StoreFailure> =>
@@ -298,9 +303,18 @@ export const verify = (
       }))
     const countsMatch = yield* sync("verify", () =>
       (db.prepare(
-        `SELECT count(*) AS n FROM session_counts c
+          `SELECT count(*) AS n FROM session_counts c
          WHERE c.n <> (SELECT count(*) FROM sessions s WHERE s.status = c.status)`
-      ).get() as { n: number }).n === 0)
+        ).get() as { n: number }).n === 0 &&
+      (db.prepare(
+          `SELECT count(*) AS n FROM (
+           SELECT owner, n FROM owner_live_counts
+           EXCEPT SELECT owner, count(*) FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner
+           UNION ALL
+           SELECT owner, count(*) FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner
+           EXCEPT SELECT owner, n FROM owner_live_counts
+         )`
+        ).get() as { n: number }).n === 0)
     let quarantined = 0
     if (repair && (corrupt.length > 0 || !countsMatch)) {
       const now = yield* Clock.currentTimeMillis

@@ -4,7 +4,7 @@
  * and a span where it is worth its cost. Stores with direct access are used as they are: their calls cannot hang or
  * fail transiently, and wrapping them would only cost time.
  */
-import { Clock, Effect, Schedule } from "effect"
+import { Clock, Effect, type MetricLabel, Schedule } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { formatDuration } from "../../domain/Config.js"
 import { StoreUnavailable } from "../../domain/Errors.js"
@@ -38,11 +38,22 @@ export const guardStore = (
   const schedule = retryPolicy(config)
   const deadline = config.storeTimeout
   const spans = tracing || !store.selfBounded
+  // One labels array per operation: a metric finds its series by the array's identity, so reusing it keeps each
+  // latency sample a lookup instead of hashing a new set of labels on every call.
+  const labelsByOperation = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  const labelsOf = (operation: string) => {
+    let labels = labelsByOperation.get(operation)
+    if (labels === undefined) {
+      labels = meter.labels({ op: operation })
+      labelsByOperation.set(operation, labels)
+    }
+    return labels
+  }
   const guard = <A, E, R>(
     operation: string,
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | StoreUnavailable, R> => {
-    const labels = meter.labels({ op: operation })
+    const labels = labelsOf(operation)
     const attempt: Effect.Effect<A, E | StoreUnavailable, R> = store.selfBounded
       ? effect
       : Effect.timeoutFail(effect, {

@@ -183,6 +183,7 @@ export class SqliteState {
       throw error
     }
     this.st.adjustCount.run(1, session.status)
+    this.st.adjustOwner.run(session.owner, 1)
     const now = this.now()
     const evict = options.capacityPolicy === "evict-lru"
     const evicted: Array<Ended> = []
@@ -509,6 +510,7 @@ export class SqliteState {
       this.st.adjustCount.run(-1, from)
       this.st.adjustCount.run(1, session.status)
       if (isEnded(session.status)) {
+        if (!isEnded(from)) this.ownerEnded(session.owner, 1)
         const ids = JSON.stringify([session.id])
         this.st.dropLeases.run(ids)
         this.st.dropPointers.run(ids)
@@ -548,7 +550,16 @@ export class SqliteState {
     this.st.dropPointers.run(ids)
     for (const [from, n] of left) this.st.adjustCount.run(-n, from)
     this.st.adjustCount.run(rows.length, status)
+    const byOwner = new Map<string, number>()
+    for (const row of rows) byOwner.set(row.owner, (byOwner.get(row.owner) ?? 0) + 1)
+    for (const [owner, n] of byOwner) this.ownerEnded(owner, n)
     return ended
+  }
+
+  /** `n` of `owner`'s live sessions ended: its live count goes down, and its row goes once it has none. */
+  private ownerEnded(owner: string, n: number): void {
+    this.st.adjustOwner.run(owner, -n)
+    this.st.dropEmptyOwner.run(owner)
   }
 
   /** The rows that decode, as this process sees them; rows that do not are skipped (`verify` reports them). */

@@ -31,6 +31,8 @@ export const openDatabase = (options: OpenOptions): Effect.Effect<Database.Datab
         db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
         db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
         db.pragma("foreign_keys = ON")
+        db.pragma("cache_size = -65536")
+        db.pragma("temp_store = MEMORY")
         const migrated = migrate(db)
         if (Either.isLeft(migrated)) throw migrated.left
         return db

@@ -68,13 +68,27 @@ const migrations: ReadonlyArray<string> = [
     reason TEXT NOT NULL,
     quarantined_at INTEGER NOT NULL
   );
+  `,
+  `
+  -- Live sessions by owner, kept like session_counts: the per-owner capacity check reads one row instead of counting
+  -- the owner's sessions on every insert. Owners with none live have no row.
+  CREATE TABLE owner_live_counts (owner TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO owner_live_counts (owner, n) SELECT owner, count(*) FROM sessions WHERE ${live} GROUP BY owner;
   `
 ]
 
 /** The schema version this build of effect-sessions writes and reads. */
 export const schemaVersion = migrations.length
 
-const ourTables = new Set(["sessions", "session_counts", "leases", "active_sessions", "meta", "quarantine"])
+const ourTables = new Set([
+  "sessions",
+  "session_counts",
+  "owner_live_counts",
+  "leases",
+  "active_sessions",
+  "meta",
+  "quarantine"
+])
 
 /**
  * Brings the database to `schemaVersion`, each migration in its own immediate transaction (so two processes opening

@@ -31,7 +31,10 @@ export const sql = {
   byIdWithLease: `SELECT ${prefixed}, l.holder, l.expires_at, l.token
     FROM sessions s LEFT JOIN leases l ON l.session_id = s.id WHERE s.id = ?`,
   leaseOf: "SELECT holder, token, expires_at FROM leases WHERE session_id = ?",
-  ownerLive: `SELECT count(*) AS n FROM sessions WHERE owner = ? AND ${live}`,
+  ownerLive: "SELECT n FROM owner_live_counts WHERE owner = ?",
+  adjustOwner:
+    "INSERT INTO owner_live_counts (owner, n) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET n = n + excluded.n",
+  dropEmptyOwner: "DELETE FROM owner_live_counts WHERE owner = ? AND n <= 0",
   counts: "SELECT status, n FROM session_counts",
   adjustCount: "UPDATE session_counts SET n = n + ? WHERE status = ?",
   ownerCounts: "SELECT status, count(*) AS n FROM sessions WHERE owner = ? GROUP BY status",
