@@ -9,7 +9,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { renderCharts } from "./lib/charts.mjs"
-import { writeResults } from "./lib/report.mjs"
+import { updateReadme, writeResults } from "./lib/report.mjs"
 
 const quick = process.argv.includes("--quick")
 const here = import.meta.dirname
@@ -142,5 +142,6 @@ const run = {
 Fs.writeFileSync(Path.join(here, "results.json"), `${JSON.stringify(run, null, 2)}\n`)
 const charts = await renderCharts(run, Path.join(here, "charts"))
 writeResults(run, charts, Path.join(here, "RESULTS.md"))
+if (!quick) updateReadme(run, Path.join(here, "..", "README.md"))
 process.stderr.write(`done in ${run.seconds}s: bench/RESULTS.md, bench/results.json, ${charts.length} charts\n`)
 if (results.some((result) => result.error !== undefined)) process.exit(1)

@@ -194,3 +194,28 @@ export const writeResults = (run, charts, file) => {
   ].join("\n")
   Fs.writeFileSync(file, text)
 }
+
+/**
+ * Puts the targets table of a full run into the README, between the `bench:start` and `bench:end` markers, so the
+ * README always shows the latest full run.
+ */
+export const updateReadme = (run, file) => {
+  const text = Fs.readFileSync(file, "utf8")
+  const start = "<!-- bench:start -->"
+  const end = "<!-- bench:end -->"
+  const from = text.indexOf(start)
+  const to = text.indexOf(end)
+  if (from < 0 || to < from) return false
+  const block = [
+    start,
+    "",
+    `Full run of ${run.date.slice(0, 10)} (Node ${run.node}, ${run.cpu}, ${run.seconds} s): effect-sessions against ` +
+    "the peers measured in the same run; every row is a target of the benchmark suite.",
+    "",
+    table(["workload", "target", "measured", ""], targets(run)),
+    "",
+    end
+  ].join("\n")
+  Fs.writeFileSync(file, text.slice(0, from) + block + text.slice(to + end.length))
+  return true
+}
