@@ -141,7 +141,7 @@ const workloadTable = (run, workload) => {
         const m = result.metrics[metric]
         if (m === undefined) return "-"
         const spread = m.median === 0 ? 0 : Math.round(((m.max - m.min) / m.median) * 100)
-        const versus = result === mine || mine?.metrics?.[metric] === undefined
+        const versus = result.subject.startsWith(ours) || mine?.metrics?.[metric] === undefined
           ? ""
           : ` (ours ${
             format(
