@@ -8,13 +8,14 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
 import { createRequire } from "node:module"
 import { run } from "./adapters/cli/Cli.js"
+import { jsonLines } from "./adapters/http/Logging.js"
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string }
 const serving = process.argv[2] === "serve"
 
 /** The service logs JSON lines on stdout; other commands keep stdout for their output and log warnings on stderr. */
 const logger = serving
-  ? Logger.json
+  ? Logger.replace(Logger.defaultLogger, jsonLines())
   : Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
 
 const reported = (cause: Cause.Cause<unknown>) =>
