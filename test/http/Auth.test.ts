@@ -57,7 +57,11 @@ describe("the JWT secret", () => {
       const first = yield* loadSigningKey(config).pipe(env({}))
       expect(first.source).toEqual({ _tag: "Generated", file: secretFile(dir) })
       expect(secretWeakness(Buffer.from(first.key).toString())).toBeUndefined()
-      if (process.platform !== "win32") expect(Fs.statSync(secretFile(dir)).mode & 0o777).toBe(0o600)
+      if (process.platform !== "win32") {
+        expect(Fs.statSync(secretFile(dir)).mode & 0o777).toBe(0o600)
+        // A data directory the service creates is its owner's alone too (the database goes there).
+        expect(Fs.statSync(dir).mode & 0o777).toBe(0o700)
+      }
       expect(secretFileExposed(secretFile(dir))).toBe(false)
       const second = yield* loadSigningKey(config).pipe(env({}))
       expect(second.source._tag).toBe("File")

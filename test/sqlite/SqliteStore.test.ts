@@ -33,6 +33,8 @@ describe("SqliteStore: opening and migrations", () => {
       expect(db.pragma("application_id", { simple: true })).toBe(applicationId)
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal")
       db.close()
+      // The directory it made for the file is its owner's alone: session data lives there.
+      if (process.platform !== "win32") expect(Fs.statSync(Path.dirname(file)).mode & 0o777).toBe(0o700)
       const second = yield* openStore(file)
       expect(Option.getOrThrow(yield* second.store.get(session.id))).toEqual(session)
       yield* Scope.close(second.scope, Exit.void)

@@ -111,7 +111,7 @@ export const loadSigningKey = (config: ServiceConfig): Effect.Effect<SigningKey,
           }
           return { key: Buffer.from(secret, "utf8"), source: { _tag: "File", file } }
         }
-        Fs.mkdirSync(config.dataDir, { recursive: true })
+        Fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
         const secret = Crypto.randomBytes(32).toString("base64url")
         Fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" })
         return { key: Buffer.from(secret, "utf8"), source: { _tag: "Generated", file } }

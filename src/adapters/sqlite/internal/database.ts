@@ -24,10 +24,14 @@ const inMemory = (filename: string) => filename === ":memory:" || filename.start
 export const openDatabase = (options: OpenOptions): Effect.Effect<Database.Database, StoreFailure> =>
   Effect.try({
     try: () => {
-      if (!inMemory(options.filename)) Fs.mkdirSync(Path.dirname(Path.resolve(options.filename)), { recursive: true })
+      if (!inMemory(options.filename)) {
+        Fs.mkdirSync(Path.dirname(Path.resolve(options.filename)), { recursive: true, mode: 0o700 })
+      }
       const db = new Database(options.filename)
       try {
-        if (!inMemory(options.filename)) db.pragma("journal_mode = WAL")
+        if (!inMemory(options.filename)) {
+          db.pragma("journal_mode = WAL")
+        }
         db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
         db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
         db.pragma("foreign_keys = ON")
