@@ -159,7 +159,7 @@ export interface SessionsConfig {
   readonly touchCoalesce: Duration.Duration
 }
 
-/** Configuration as a caller writes it: any subset of the fields, durations as `Duration`, milliseconds or text. */
+/** Configuration as a caller writes it: a subset of the fields, durations as `Duration`, milliseconds or text. */
 export type SessionsConfigInput = {
   readonly [K in keyof Fields]?: K extends "sessionRateLimit" | "ownerRateLimit" ? RateInput
     : Fields[K] extends Field.ConfigField<Duration.Duration> ? Duration.DurationInput | string

@@ -1,5 +1,5 @@
 /**
- * Session data: any JSON value up to `maxDataBytes` of UTF-8 JSON, copied to exactly what JSON carries so every store
+ * Session data: a JSON value of up to `maxDataBytes` of UTF-8 JSON, copied to exactly what JSON carries so every store
  * returns what any other would, and so a caller's later changes to its object never reach the stored session.
  */
 import { Either } from "effect"

@@ -53,7 +53,7 @@ export interface AsOwner {
   readonly owner?: string | undefined
 }
 
-/** A listing: any of the filters, a page size (1-1000, default 100) and the cursor of the previous page. */
+/** A listing: some or none of the filters, a page size (1-1000, default 100) and the cursor of the previous page. */
 export interface ListSessions {
   readonly owner?: string | undefined
   readonly status?: SessionStatus | undefined

@@ -148,7 +148,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
   .middleware(Authenticated)
 {}
 
-/** Operator routes: any owner's sessions, stats, sweeps, backups, the origin allow-list. */
+/** Operator routes: every owner's sessions, stats, sweeps, backups, the origin allow-list. */
 export class AdminGroup extends HttpApiGroup.make("admin")
   .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(Stats))
   .add(

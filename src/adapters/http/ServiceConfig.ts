@@ -27,7 +27,12 @@ const settings = defineSettings<ServiceConfig>({
     expected: "a host name or IP address",
     doc: "Address to listen on (`0.0.0.0` for every interface)."
   }),
-  port: Field.integer({ default: 8080, min: 0, max: 65_535, doc: "Port to listen on (0: any free port)." }),
+  port: Field.integer({
+    default: 8080,
+    min: 0,
+    max: 65_535,
+    doc: "Port to listen on (0: a free port the system picks)."
+  }),
   dataDir: Field.text({
     default: ".data",
     pattern: /^[^\0]{1,4096}$/,

@@ -135,7 +135,8 @@ const corsHeaders = (origin: string): Record<string, string> => ({
 export const guard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
-    const started = performance.now()
+    const clock = yield* Effect.clock
+    const started = clock.unsafeCurrentTimeNanos()
     const requestId = requestIdOf(request)
     const path = request.url.split("?")[0] ?? "/"
     yield* setHeaders({ "x-request-id": requestId })
@@ -187,7 +188,7 @@ export const guard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
             onNone: () => 499,
             onSome: (error) => isKnownError(error) ? statusOfTag.get(error._tag)! : 500
           })
-        const millis = performance.now() - started
+        const millis = Number(clock.unsafeCurrentTimeNanos() - started) / 1e6
         return Effect.zipRight(
           Effect.all([Metric.increment(counterOf(request.method, status)), Metric.update(latency, millis)], {
             discard: true
