@@ -111,34 +111,94 @@ export const quantile = (values, q) => {
 /** Rounds to three significant figures for the report. */
 export const round3 = (value) => Number(value.toPrecision(3))
 
+/** Runs `use` with a fresh temporary directory, removed when `use` ends. */
+export const inTempDir = async (use) => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
+  try {
+    return await use(dir)
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Ops/s of each phase (create, get, touch, close) of `n` operations, as `run(phase)` does them. */
+export const timedPhases = async (n, run) => {
+  const result = {}
+  for (const phase of ["create", "get", "touch", "close"]) {
+    const started = performance.now()
+    await run(phase)
+    result[`${phase} ops/s`] = perSecond(n, performance.now() - started)
+  }
+  return result
+}
+
+/**
+ * Creates `count` sessions through `manager`, every other one (from the first) expiring one minute after its
+ * creation and the rest after the 30-minute idle timeout; the ids of the lasting ones.
+ */
+export const populate = (manager, count) =>
+  Effect.gen(function*() {
+    const lasting = []
+    for (let i = 0; i < count; i++) {
+      const expiring = i % 2 === 0
+      const session = yield* manager.create({
+        owner: `o${i % 1000}`,
+        data: payload,
+        idleTimeout: expiring ? 60_000 : idleMs
+      })
+      if (!expiring) lasting.push(session.id)
+    }
+    return lasting
+  })
+
+/**
+ * The CRUD workload through a `SessionManager` over `store` (memory unless given): create n sessions, get each,
+ * touch each, close each, one program; ops/s per phase.
+ */
+export const managerCrud = (n, store) =>
+  withManager(
+    Effect.gen(function*() {
+      const manager = yield* SessionManager.SessionManager
+      const list = new Array(n)
+      // Generators delegated to with `yield*`: each operation costs its call and nothing more.
+      const calls = {
+        create: function*(i) {
+          list[i] = (yield* manager.create({ owner: `o${i % 1000}`, data: payload })).id
+        },
+        get: function*(i) {
+          yield* manager.get(list[i])
+        },
+        touch: function*(i) {
+          yield* manager.touch(list[i])
+        },
+        close: function*(i) {
+          yield* manager.close(list[i])
+        }
+      }
+      const result = {}
+      for (const [phase, call] of Object.entries(calls)) {
+        const started = performance.now()
+        for (let i = 0; i < n; i++) yield* call(i)
+        result[`${phase} ops/s`] = perSecond(n, performance.now() - started)
+      }
+      return result
+    }),
+    store === undefined ? {} : { store }
+  )
+
 /**
  * A SQLite database of 2n sessions made through the manager, n of them due to expire two minutes after `start`
  * (every other one), built once per process and copied for each run, so the runs measure the sweep, not the setup.
- * Returns the directory that holds the template, the live ids, and `copy(to)` that copies it to a new file.
+ * Returns the live ids, `copy(to)` that copies the database to a new file, and `remove()`.
  */
 export const sqliteFixture = async (n, start, SqliteStore) => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
   const template = Path.join(dir, "template.db")
-  const clock = manualClock(start)
   const live = await withManager(
-    Effect.gen(function*() {
-      const manager = yield* SessionManager.SessionManager
-      const kept = []
-      for (let i = 0; i < 2 * n; i++) {
-        const expiring = i % 2 === 0
-        const session = yield* manager.create({
-          owner: `o${i % 1000}`,
-          data: payload,
-          idleTimeout: expiring ? 60_000 : idleMs
-        })
-        if (!expiring) kept.push(session.id)
-      }
-      return kept
-    }),
-    { clock, store: SqliteStore.layer({ filename: template }) }
+    Effect.flatMap(SessionManager.SessionManager, (manager) => populate(manager, 2 * n)),
+    { clock: manualClock(start), store: SqliteStore.layer({ filename: template }) }
   )
   return {
-    dir,
     live,
     copy: (to) => Fs.copyFileSync(template, to),
     remove: () => Fs.rmSync(dir, { recursive: true, force: true })

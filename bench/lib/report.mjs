@@ -56,45 +56,28 @@ export const targets = (run) => {
       mine === undefined || theirs === undefined ? undefined : mine <= theirs
     )
   }
-  const evict = ratio(
-    value(run, "eviction", ours, "µs per insert"),
-    value(run, "eviction", "lru-cache", "µs per insert")
-  )
-  add("eviction", "<= 3x lru-cache per insert", `${format(evict)}x`, evict === undefined ? undefined : evict <= 3)
+  /** A target on ours / peer for one metric of one workload, met when `met(ratio)`. */
+  const versus = (label, target, workload, metric, peer, met) => {
+    const r = ratio(value(run, workload, ours, metric), value(run, workload, peer, metric))
+    add(label, target, `${format(r)}x`, r === undefined ? undefined : met(r))
+  }
+  versus("eviction", "<= 3x lru-cache per insert", "eviction", "µs per insert", "lru-cache", (r) => r <= 3)
   const heap = value(run, "heap", ours, "bytes per session")
   add("heap per session", "<= 512 bytes", `${format(heap)} bytes`, heap === undefined ? undefined : heap <= 512)
+  const raw = "raw better-sqlite3"
   for (const op of ["create", "get"]) {
-    const raw = ratio(
-      value(run, "sqlite crud", ours, `${op} ops/s`),
-      value(run, "sqlite crud", "raw better-sqlite3", `${op} ops/s`)
-    )
-    add(`SQLite ${op}`, ">= 0.8x raw better-sqlite3", `${format(raw)}x`, raw === undefined ? undefined : raw >= 0.8)
+    versus(`SQLite ${op}`, ">= 0.8x raw better-sqlite3", "sqlite crud", `${op} ops/s`, raw, (r) => r >= 0.8)
   }
-  const store = ratio(
-    value(run, "sqlite crud", ours, "get ops/s"),
-    value(run, "sqlite crud", "better-sqlite3-session-store", "get ops/s")
-  )
-  add(
+  versus(
     "SQLite get",
     ">= 2x better-sqlite3-session-store",
-    `${format(store)}x`,
-    store === undefined ? undefined : store >= 2
+    "sqlite crud",
+    "get ops/s",
+    "better-sqlite3-session-store",
+    (r) => r >= 2
   )
-  const touch = ratio(
-    value(run, "sqlite crud", ours, "touch ops/s"),
-    value(run, "sqlite crud", "raw better-sqlite3", "touch ops/s")
-  )
-  add(
-    "SQLite acknowledged touch",
-    ">= 3x raw per-op touch",
-    `${format(touch)}x`,
-    touch === undefined ? undefined : touch >= 3
-  )
-  const sweep = ratio(
-    value(run, "sqlite sweep", ours, "sweep ms"),
-    value(run, "sqlite sweep", "raw better-sqlite3", "sweep ms")
-  )
-  add("SQLite sweep", "<= 1.2x raw indexed DELETE", `${format(sweep)}x`, sweep === undefined ? undefined : sweep <= 1.2)
+  versus("SQLite acknowledged touch", ">= 3x raw per-op touch", "sqlite crud", "touch ops/s", raw, (r) => r >= 3)
+  versus("SQLite sweep", "<= 1.2x raw indexed DELETE", "sqlite sweep", "sweep ms", raw, (r) => r <= 1.2)
   for (const route of ["create", "get", "touch"]) {
     const mine = value(run, "http", ours, `${route} req/s`)
     const theirs = ratio(mine, value(run, "http", "express-session-sqlite", `${route} req/s`))

@@ -7,16 +7,14 @@
  * The SQLite database is made once per process through the manager and copied for each run.
  */
 import { Effect, Fiber } from "effect"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { SessionManager } from "../../dist/index.js"
 import { SqliteStore } from "../../dist/sqlite.js"
 import {
   args,
-  idleMs,
+  inTempDir,
   manualClock,
-  payload,
+  populate,
   quantile,
   report,
   round3,
@@ -26,26 +24,10 @@ import {
 
 const epoch = Date.now()
 
-/** Creates the 2n sessions in memory (every other one expiring); their live ids. */
-const populate = (manager, n) =>
-  Effect.gen(function*() {
-    const live = []
-    for (let i = 0; i < 2 * n; i++) {
-      const expiring = i % 2 === 0
-      const session = yield* manager.create({
-        owner: `o${i % 1000}`,
-        data: payload,
-        idleTimeout: expiring ? 60_000 : idleMs
-      })
-      if (!expiring) live.push(session.id)
-    }
-    return live
-  })
-
 const measure = (clock, n, gets, liveIds) =>
   Effect.gen(function*() {
     const manager = yield* SessionManager.SessionManager
-    const live = liveIds ?? (yield* populate(manager, n))
+    const live = liveIds ?? (yield* populate(manager, 2 * n))
     const timedGet = Effect.gen(function*() {
       const started = performance.now()
       yield* Effect.yieldNow()
@@ -76,17 +58,11 @@ const run = async (subject, { gets = 20_000, n }) => {
   const clock = manualClock(epoch)
   if (subject === "effect-sessions") return withManager(measure(clock, n, gets), { clock })
   fixture ??= await sqliteFixture(n, epoch, SqliteStore)
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
-  const filename = Path.join(dir, "sessions.db")
-  fixture.copy(filename)
-  try {
-    return await withManager(measure(clock, n, gets, fixture.live), {
-      clock,
-      store: SqliteStore.layer({ filename })
-    })
-  } finally {
-    Fs.rmSync(dir, { recursive: true, force: true })
-  }
+  return inTempDir((dir) => {
+    const filename = Path.join(dir, "sessions.db")
+    fixture.copy(filename)
+    return withManager(measure(clock, n, gets, fixture.live), { clock, store: SqliteStore.layer({ filename }) })
+  })
 }
 
 const { params, subject } = args()

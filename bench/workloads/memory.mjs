@@ -20,72 +20,27 @@ import {
   benchConfig,
   collect,
   idleMs,
+  managerCrud,
   manualClock,
   newId,
   payload,
-  perSecond,
+  populate,
   report,
   round3,
+  timedPhases,
   withManager
 } from "../lib/common.mjs"
-
-const phases = async (n, phase) => {
-  const result = {}
-  for (const name of ["create", "get", "touch", "close"]) {
-    const started = performance.now()
-    await phase(name)
-    result[`${name} ops/s`] = perSecond(n, performance.now() - started)
-  }
-  return result
-}
 
 // effect-sessions ---------------------------------------------------------------------------------------------------
 
 const ours = {
-  crud: ({ n }) =>
-    withManager(Effect.gen(function*() {
-      const manager = yield* SessionManager.SessionManager
-      const list = new Array(n)
-      const result = {}
-      const timed = function*(name, body) {
-        const started = performance.now()
-        yield* body
-        result[`${name} ops/s`] = perSecond(n, performance.now() - started)
-      }
-      yield* timed(
-        "create",
-        Effect.gen(function*() {
-          for (let i = 0; i < n; i++) list[i] = (yield* manager.create({ owner: `o${i % 1000}`, data: payload })).id
-        })
-      )
-      yield* timed(
-        "get",
-        Effect.gen(function*() {
-          for (let i = 0; i < n; i++) yield* manager.get(list[i])
-        })
-      )
-      yield* timed(
-        "touch",
-        Effect.gen(function*() {
-          for (let i = 0; i < n; i++) yield* manager.touch(list[i])
-        })
-      )
-      yield* timed(
-        "close",
-        Effect.gen(function*() {
-          for (let i = 0; i < n; i++) yield* manager.close(list[i])
-        })
-      )
-      return result
-    })),
+  crud: ({ n }) => managerCrud(n),
   sweep: ({ n }) => {
     const clock = manualClock()
     return withManager(
       Effect.gen(function*() {
         const manager = yield* SessionManager.SessionManager
-        for (let i = 0; i < 2 * n; i++) {
-          yield* manager.create({ owner: `o${i % 1000}`, data: payload, idleTimeout: i % 2 === 0 ? 60_000 : idleMs })
-        }
+        yield* populate(manager, 2 * n)
         clock.advance(120_000)
         const started = performance.now()
         const swept = yield* manager.sweep
@@ -137,7 +92,7 @@ const map = {
   crud: async ({ n }) => {
     const sessions = new Map()
     const list = new Array(n)
-    return phases(n, (phase) => {
+    return timedPhases(n, (phase) => {
       const now = Date.now()
       for (let i = 0; i < n; i++) {
         if (phase === "create") {
@@ -202,7 +157,7 @@ const lru = {
   crud: async ({ n }) => {
     const cache = new LRUCache({ max: n, ttl: idleMs })
     const list = new Array(n)
-    return phases(n, (phase) => {
+    return timedPhases(n, (phase) => {
       for (let i = 0; i < n; i++) {
         if (phase === "create") {
           const id = newId()
@@ -275,7 +230,7 @@ const expressMemory = {
   crud: async ({ n }) => {
     const store = memoryStore()
     const list = new Array(n)
-    return phases(n, async (phase) => {
+    return timedPhases(n, async (phase) => {
       for (let i = 0; i < n; i++) {
         if (phase === "create") {
           const id = newId()

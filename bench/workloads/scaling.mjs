@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { SessionManager } from "../../dist/index.js"
-import { args, idleMs, manualClock, payload, report, round3, withManager } from "../lib/common.mjs"
+import { args, manualClock, payload, populate, report, round3, withManager } from "../lib/common.mjs"
 
 const perCall = function*(count, call) {
   const started = performance.now()
@@ -19,16 +19,7 @@ const run = ({ n }) => {
   return withManager(
     Effect.gen(function*() {
       const manager = yield* SessionManager.SessionManager
-      const live = []
-      for (let i = 0; i < n; i++) {
-        const expiring = i % 2 === 0
-        const session = yield* manager.create({
-          owner: `o${i % 1000}`,
-          data: payload,
-          idleTimeout: expiring ? 60_000 : idleMs
-        })
-        if (!expiring) live.push(session.id)
-      }
+      const live = yield* populate(manager, n)
       const calls = Math.min(100_000, n)
       const pick = () => live[Math.floor(Math.random() * live.length)]
       const get = yield* perCall(calls, () => manager.get(pick()))

@@ -14,8 +14,6 @@ import Database from "better-sqlite3"
 import SqliteSessionStore from "better-sqlite3-session-store"
 import { Effect } from "effect"
 import session from "express-session"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { promisify } from "node:util"
 import { SessionManager } from "../../dist/index.js"
@@ -23,84 +21,24 @@ import { SqliteStore } from "../../dist/sqlite.js"
 import {
   args,
   idleMs,
+  inTempDir,
+  managerCrud,
   manualClock,
   newId,
   payload,
-  perSecond,
   report,
   round3,
   sqliteFixture,
+  timedPhases,
   withManager
 } from "../lib/common.mjs"
 
 const json = JSON.stringify(payload)
 
-/** A fresh directory for one run's database, removed when `use` ends. */
-const inTempDir = async (use) => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-sessions-bench-"))
-  try {
-    return await use(dir)
-  } finally {
-    Fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-const timedPhases = async (n, run) => {
-  const result = {}
-  for (const phase of ["create", "get", "touch", "close"]) {
-    const started = performance.now()
-    await run(phase)
-    result[`${phase} ops/s`] = perSecond(n, performance.now() - started)
-  }
-  return result
-}
-
 // effect-sessions ---------------------------------------------------------------------------------------------------
 
 const ours = {
-  crud: ({ n }) =>
-    inTempDir((dir) =>
-      withManager(
-        Effect.gen(function*() {
-          const manager = yield* SessionManager.SessionManager
-          const list = new Array(n)
-          const result = {}
-          const phase = function*(name, body) {
-            const started = performance.now()
-            yield* body
-            result[`${name} ops/s`] = perSecond(n, performance.now() - started)
-          }
-          yield* phase(
-            "create",
-            Effect.gen(function*() {
-              for (let i = 0; i < n; i++) {
-                list[i] = (yield* manager.create({ owner: `o${i % 1000}`, data: payload })).id
-              }
-            })
-          )
-          yield* phase(
-            "get",
-            Effect.gen(function*() {
-              for (let i = 0; i < n; i++) yield* manager.get(list[i])
-            })
-          )
-          yield* phase(
-            "touch",
-            Effect.gen(function*() {
-              for (let i = 0; i < n; i++) yield* manager.touch(list[i])
-            })
-          )
-          yield* phase(
-            "close",
-            Effect.gen(function*() {
-              for (let i = 0; i < n; i++) yield* manager.close(list[i])
-            })
-          )
-          return result
-        }),
-        { store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }) }
-      )
-    ),
+  crud: ({ n }) => inTempDir((dir) => managerCrud(n, SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }))),
   sweep: async ({ n }) => {
     fixture ??= await sqliteFixture(n, epoch, SqliteStore)
     return inTempDir((dir) => {
