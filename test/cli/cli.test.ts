@@ -15,13 +15,12 @@ import * as SqliteStore from "../../src/adapters/sqlite/SqliteStore.js"
 import type { SessionId } from "../../src/domain/Ids.js"
 import * as SessionManager from "../../src/services/SessionManager.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
-import { binary, call, makeDir, removeDir, secret, startProcess } from "../support/service.js"
+import { binary, call, inherited, makeDir, removeDir, secret, sign, startProcess } from "../support/service.js"
 
 /** Runs the built binary with only the given `SESSIONS_*` variables. */
 const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("SESSIONS_")))
   const result = ChildProcess.spawnSync(process.execPath, [binary, ...args], {
-    env: { ...inherited, ...env },
+    env: { ...inherited(), ...env },
     encoding: "utf8",
     timeout: 30_000
   })
@@ -47,12 +46,9 @@ describe("the effect-sessions binary", () => {
     const service = await startProcess({ SESSIONS_JWT_SECRET: undefined })
     dataDir = service.dataDir
     env = { SESSIONS_DATA_DIR: dataDir }
-    const token = (await import("../support/service.js")).sign(
-      Fs.readFileSync(Path.join(dataDir, "jwt-secret"), "utf8").trim(),
-      "alice"
-    )
+    const token = await sign(Fs.readFileSync(Path.join(dataDir, "jwt-secret"), "utf8").trim(), "alice")
     for (let i = 0; i < 3; i++) {
-      const created = await call(service, "POST", "/sessions", { token: await token, body: { kind: "cli" } })
+      const created = await call(service, "POST", "/sessions", { token, body: { kind: "cli" } })
       expect(created.status).toBe(201)
       ids.push(created.json["id"])
     }

@@ -3,6 +3,7 @@
  * origin allow-list (with a reload while requests are in flight), against the real process and in this process.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { SignJWT } from "jose"
 import { call, secret, type Service, sign, type Start, startInProcess, startProcess } from "../support/service.js"
 
 interface Route {
@@ -147,7 +148,6 @@ describe.each(modes)("access (%s)", (_mode, start) => {
       tokens.set("garbage", "not.a.jwt")
       tokens.set("expired", await service.token("owner", { expiresIn: -60 }))
       tokens.set("wrong key", await sign("another-secret-that-is-long-enough-0123456789", "owner"))
-      const { SignJWT } = await import("jose")
       tokens.set(
         "no exp",
         await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("owner").setIssuedAt(now).sign(

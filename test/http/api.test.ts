@@ -3,6 +3,7 @@
  * against the same layers built in this process: happy paths, the statuses of failures, and what the headers say.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Path from "node:path"
@@ -322,7 +323,6 @@ describe.each(modes)("HTTP API (%s)", (_mode, start) => {
   })
 
   it("never answers 500 for arbitrary bodies, paths and headers", async () => {
-    const fc = await import("fast-check")
     const routes = [
       ["POST", "/sessions"],
       ["PUT", "/active"],

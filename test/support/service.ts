@@ -73,7 +73,7 @@ export interface ServiceProcess extends Service {
 }
 
 /** This process's variables without any `SESSIONS_*` one, so only what a test sets configures the service. */
-const inherited = () =>
+export const inherited = () =>
   Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("SESSIONS_")))
 
 /** Starts `effect-sessions serve` and waits until it says where it listens. */

@@ -117,6 +117,16 @@ export const Origins = Schema.Struct({ origins: Schema.Array(Schema.String) }).a
 
 const eventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
 
+/** Closing a session, with an optional reason (the owner's own, or any one under `/admin`). */
+const close = HttpApiEndpoint.del("close")`/sessions/${id}`
+  .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+  .addSuccess(Session)
+
+/** The event stream, resumed after `Last-Event-ID` (the owner's events, or every owner's under `/admin`). */
+const events = HttpApiEndpoint.get("events", "/events")
+  .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
+  .addSuccess(eventStream)
+
 /** The session routes: everything acts for the token's subject, on its own sessions only. */
 export class SessionsGroup extends HttpApiGroup.make("sessions")
   .add(HttpApiEndpoint.post("create", "/sessions").setPayload(CreateSessionBody).addSuccess(Session, { status: 201 }))
@@ -133,18 +143,10 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addSuccess(Session)
   )
   .add(HttpApiEndpoint.patch("mergeData")`/sessions/${id}/data`.setPayload(Schema.Unknown).addSuccess(Session))
-  .add(
-    HttpApiEndpoint.del("close")`/sessions/${id}`
-      .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
-      .addSuccess(Session)
-  )
+  .add(close)
   .add(HttpApiEndpoint.put("activate", "/active").setPayload(ActivateBody).addSuccess(Session))
   .add(HttpApiEndpoint.get("active", "/active").addSuccess(Session).addError(NoActiveSession))
-  .add(
-    HttpApiEndpoint.get("events", "/events")
-      .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
-      .addSuccess(eventStream)
-  )
+  .add(events)
   .middleware(Authenticated)
 {}
 
@@ -156,11 +158,7 @@ export class AdminGroup extends HttpApiGroup.make("admin")
       .setUrlParams(Schema.extend(ListParams, Schema.Struct({ owner: Schema.optional(Schema.String) })))
       .addSuccess(SessionPage)
   )
-  .add(
-    HttpApiEndpoint.del("close")`/sessions/${id}`
-      .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
-      .addSuccess(Session)
-  )
+  .add(close)
   .add(HttpApiEndpoint.post("sweep", "/sweep").addSuccess(SweepReport))
   .add(
     HttpApiEndpoint.post("backup", "/backup")
@@ -169,11 +167,7 @@ export class AdminGroup extends HttpApiGroup.make("admin")
   )
   .add(HttpApiEndpoint.get("origins", "/origins").addSuccess(Origins))
   .add(HttpApiEndpoint.put("setOrigins", "/origins").setPayload(Origins).addSuccess(Origins))
-  .add(
-    HttpApiEndpoint.get("events", "/events")
-      .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
-      .addSuccess(eventStream)
-  )
+  .add(events)
   .middleware(AuthenticatedAdmin)
   .prefix("/admin")
 {}

@@ -6,6 +6,12 @@
 import { Duration } from "effect"
 import { ConfigFields as Field, defineSettings, type Rate } from "../../domain/Config.js"
 
+/** A browser origin the allow-list accepts: scheme, host and optional port. */
+export const originPattern = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/
+
+/** What an allowed origin looks like, for errors. */
+export const originExpected = "an origin like https://app.example.com"
+
 /** The HTTP service's settings. */
 export interface ServiceConfig {
   readonly host: string
@@ -51,8 +57,8 @@ const settings = defineSettings<ServiceConfig>({
   }),
   corsOrigins: Field.list({
     default: [],
-    pattern: /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/,
-    expected: "an origin like https://app.example.com",
+    pattern: originPattern,
+    expected: originExpected,
     doc: "Browser origins allowed to call the API (comma-separated); requests from other origins are refused (403)."
   }),
   httpRateLimit: Field.rate({

@@ -19,6 +19,7 @@ import { backup } from "../../sqlite/Backup.js"
 import { Authenticated, AuthenticatedAdmin, CurrentPrincipal, SessionsApi } from "../Api.js"
 import type { Principal } from "../Auth.js"
 import { Forbidden, NoActiveSession, Unauthorized } from "../HttpErrors.js"
+import { originExpected, originPattern } from "../ServiceConfig.js"
 import * as Prometheus from "./prometheus.js"
 import { HttpService, type HttpServiceShape } from "./service.js"
 import * as Sse from "./sse.js"
@@ -102,8 +103,6 @@ const expectedVersion = (header: string | undefined): Either.Either<number | und
 const sessionResponse = (session: Session, status = 200, headers: Record<string, string> = {}) =>
   HttpServerResponse.unsafeJson(session, { status, headers: { etag: `"${session.version}"`, ...headers } })
 
-const withEtag = (session: Session) => Effect.succeed(sessionResponse(session))
-
 /**
  * `patch` applied to `target` as a JSON merge patch (RFC 7396): members of an object patch replace or (when `null`)
  * remove members, recursively; any other patch replaces the whole value. Builds new objects with own properties only.
@@ -170,22 +169,32 @@ export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handl
           manager.list({ ...urlParams, owner: subject })).pipe(Effect.map(page)))
       .handle("get", ({ path }) =>
         Effect.flatMap(owner, (subject) =>
-          manager.get(path.id, { owner: subject })).pipe(Effect.flatMap(withEtag)))
+          manager.get(path.id, { owner: subject })).pipe(Effect.map((session) =>
+            sessionResponse(session)
+          )))
       .handle("touch", ({ path }) =>
         Effect.flatMap(owner, (subject) =>
-          manager.touch(path.id, { owner: subject })).pipe(Effect.flatMap(withEtag)))
+          manager.touch(path.id, { owner: subject })).pipe(Effect.map((session) =>
+            sessionResponse(session)
+          )))
       .handle("activity", ({ path, payload }) =>
         Effect.flatMap(owner, (subject) =>
           manager.recordActivity(path.id, {
             messages: payload.messages,
             responseTime: payload.responseTimeMs
-          }, { owner: subject })).pipe(Effect.flatMap(withEtag)))
+          }, { owner: subject })).pipe(Effect.map((session) =>
+            sessionResponse(session)
+          )))
       .handle("wait", ({ path }) =>
         Effect.flatMap(owner, (subject) =>
-          manager.wait(path.id, { owner: subject })).pipe(Effect.flatMap(withEtag)))
+          manager.wait(path.id, { owner: subject })).pipe(Effect.map((session) =>
+            sessionResponse(session)
+          )))
       .handle("resume", ({ path }) =>
         Effect.flatMap(owner, (subject) =>
-          manager.resume(path.id, { owner: subject })).pipe(Effect.flatMap(withEtag)))
+          manager.resume(path.id, { owner: subject })).pipe(Effect.map((session) =>
+            sessionResponse(session)
+          )))
       .handle("replaceData", ({ headers, path, payload }) =>
         Effect.gen(function*() {
           const version = yield* expectedVersion(headers["if-match"])
@@ -193,7 +202,7 @@ export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handl
             owner: yield* owner,
             expectedVersion: version
           })
-          return yield* withEtag(session)
+          return sessionResponse(session)
         }))
       .handle("mergeData", ({ path, payload }) =>
         Effect.gen(function*() {
@@ -210,14 +219,16 @@ export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handl
               }),
             { owner: subject, timeout: service.config.requestTimeout }
           )
-          return yield* withEtag(session)
+          return sessionResponse(session)
         }))
       .handle("close", ({ path, urlParams }) =>
         Effect.flatMap(owner, (subject) =>
           manager.close(path.id, { owner: subject, reason: urlParams.reason })))
       .handle("activate", ({ payload }) =>
         Effect.flatMap(owner, (subject) =>
-          manager.activate(subject, payload.id)).pipe(Effect.flatMap(withEtag)))
+          manager.activate(subject, payload.id)).pipe(Effect.map((session) =>
+            sessionResponse(session)
+          )))
       .handle("active", () =>
         Effect.gen(function*() {
           const subject = yield* owner
@@ -225,7 +236,8 @@ export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handl
           return yield* Option.match(active, {
             onNone: () =>
               Effect.fail(new NoActiveSession({ owner: subject })),
-            onSome: withEtag
+            onSome: (session) =>
+              Effect.succeed(sessionResponse(session))
           })
         }))
       .handleRaw("events", ({ request }) =>
@@ -271,14 +283,13 @@ export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =
       .handle("origins", () => Effect.map(Ref.get(service.origins), (origins) => ({ origins: [...origins] })))
       .handle("setOrigins", ({ payload }) =>
         Effect.gen(function*() {
-          const pattern = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/
-          const bad = payload.origins.findIndex((origin) => !pattern.test(origin))
+          const bad = payload.origins.findIndex((origin) => !originPattern.test(origin))
           if (bad >= 0) {
             return yield* Effect.fail(
               invalid(
                 `origins.${bad}`,
                 `got ${JSON.stringify(payload.origins[bad])}`,
-                "an origin like https://app.example.com"
+                originExpected
               )
             )
           }
