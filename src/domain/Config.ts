@@ -9,8 +9,16 @@ import * as Field from "./internal/configField.js"
 import { formatDuration, type Rate } from "./internal/parse.js"
 import { defineSettings, envName, type ReferenceRow } from "./internal/settings.js"
 
-export type { Rate } from "./internal/parse.js"
-export { durationForms, formatDuration, formatRate, parseDuration, parseRate } from "./internal/parse.js"
+export type { DurationInput, Rate } from "./internal/parse.js"
+export {
+  durationForms,
+  formatDuration,
+  formatRate,
+  maxDuration,
+  parseDuration,
+  parseRate,
+  parseWholeDuration
+} from "./internal/parse.js"
 
 /** What to do when creating a session would pass a capacity limit. */
 export type CapacityPolicy = "reject" | "evict-lru"

@@ -1,6 +1,6 @@
 /**
- * Session data: a JSON value of up to `maxDataBytes` of UTF-8 JSON, copied to exactly what JSON carries so every store
- * returns what any other would, and so a caller's later changes to its object never reach the stored session.
+ * Session data: plain JSON of up to `maxDataBytes` of UTF-8 JSON, refused (never converted) when it holds anything
+ * JSON cannot carry, so every store returns exactly what was written and what any other store would.
  */
 import { Either } from "effect"
 import { InvalidInput } from "./Errors.js"
@@ -8,6 +8,37 @@ import type { JsonValue } from "./Session.js"
 
 /** The deepest nesting of arrays and objects that session data may have. */
 export const maxDataDepth = 256
+
+/**
+ * Whether `value` is plain JSON as session data holds it: finite numbers, strings, booleans, null, arrays without
+ * holes and objects with the plain prototype (or none) of them, nested at most `maxDataDepth` deep. Checks in place.
+ */
+export const isJsonValue = (value: unknown, depth = 0): value is JsonValue => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(value)
+    case "object": {
+      if (value === null) return true
+      if (depth >= maxDataDepth) return false
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!(i in value) || !isJsonValue(value[i], depth + 1)) return false
+        return true
+      }
+      const prototype = Object.getPrototypeOf(value)
+      if (prototype !== Object.prototype && prototype !== null) return false
+      if (Object.getOwnPropertySymbols(value).length > 0) return false
+      for (const key of Object.keys(value)) {
+        if (!isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return true
+    }
+    default:
+      return false
+  }
+}
 
 /** The number of bytes `text` takes in UTF-8 (lone surrogates count as the 3 bytes of U+FFFD). */
 export const utf8Length = (text: string): number => {
@@ -47,18 +78,38 @@ const jsonStringLength = (text: string): number => {
   return bytes
 }
 
-/** Why a value cannot be session data. */
+/** Why a value cannot be session data, and where in it. */
 class NotJson {
-  constructor(readonly reason: string) {}
+  constructor(readonly path: string, readonly reason: string) {}
 }
 
-const omitted = (value: unknown) => value === undefined || typeof value === "function" || typeof value === "symbol"
+const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-/** What `JSON.stringify` writes for `value` under `key`: the result of its `toJSON`, or itself. */
-const resolve = (value: unknown, key: string): unknown =>
-  typeof value === "object" && value !== null && typeof (value as { toJSON?: unknown }).toJSON === "function"
-    ? (value as { toJSON: (key: string) => unknown }).toJSON(key)
-    : value
+/** The path of a member, as a reader would write it: `data.items[3]`, `data["a key"]`. */
+const member = (path: string, name: string): string =>
+  identifier.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`
+
+const plainJson = "plain JSON (objects, arrays, strings, finite numbers, booleans and null)"
+
+/** What a value that JSON cannot carry as it is, is, in words ("a Date", "a function", "NaN"). */
+const described = (value: unknown): string => {
+  switch (typeof value) {
+    case "undefined":
+      return "undefined"
+    case "function":
+      return "a function"
+    case "symbol":
+      return "a symbol"
+    case "bigint":
+      return "a BigInt"
+    case "number":
+      return String(value)
+    default: {
+      const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+      return typeof name === "string" && name !== "" && name !== "Object" ? `a ${name}` : "an object that is not plain"
+    }
+  }
+}
 
 interface Size {
   bytes: number
@@ -68,64 +119,60 @@ interface Size {
 }
 
 /**
- * Copies a resolved, non-omitted `value` as `JSON.parse(JSON.stringify(value))` would, adding the bytes of its JSON
- * to `size` and stopping once the limit is passed. Throws `NotJson` for what JSON cannot hold.
+ * Copies `value`, which must already be plain JSON, adding the bytes of its JSON to `size` and stopping once the
+ * limit is passed. Throws `NotJson` with the path of the first part that is not plain JSON: nothing is converted or
+ * dropped (no `toJSON`, no `undefined` members skipped, no `NaN` turned into `null`), so what is stored is what was
+ * given. The one exception is `-0`, stored as `0` (JSON has no negative zero).
  */
-const copy = (value: unknown, size: Size, ancestors: Array<object>): JsonValue => {
+const copy = (value: unknown, path: string, size: Size, ancestors: Array<object>): JsonValue => {
   switch (typeof value) {
     case "string":
       size.bytes += jsonStringLength(value)
       return value
     case "number":
-      if (!Number.isFinite(value)) {
-        size.bytes += 4
-        return null
-      }
+      if (!Number.isFinite(value)) throw new NotJson(path, `is ${value}, which JSON cannot hold`)
       size.bytes += String(value).length
       return value === 0 ? 0 : value
     case "boolean":
       size.bytes += value ? 4 : 5
       return value
-    case "bigint":
-      throw new NotJson("holds a BigInt, which JSON cannot hold")
     case "object":
       break
     default:
-      throw new NotJson(`got ${typeof value}`)
+      throw new NotJson(path, `is ${described(value)}, which JSON cannot hold`)
   }
   if (value === null) {
     size.bytes += 4
     return null
   }
-  if (value instanceof Number || value instanceof String || value instanceof Boolean) {
-    return copy(value.valueOf(), size, ancestors)
-  }
   if (size.bytes > size.limit) {
     size.over = true
     return null
   }
-  if (ancestors.includes(value)) throw new NotJson("contains a cycle")
-  if (ancestors.length >= maxDataDepth) throw new NotJson(`is nested deeper than ${maxDataDepth} levels`)
+  if (ancestors.includes(value)) throw new NotJson(path, "contains a cycle")
+  if (ancestors.length >= maxDataDepth) throw new NotJson(path, `is nested deeper than ${maxDataDepth} levels`)
   ancestors.push(value)
   let result: JsonValue
   if (Array.isArray(value)) {
     const out: Array<JsonValue> = new Array(value.length)
     size.bytes += value.length === 0 ? 2 : value.length + 1
     for (let i = 0; i < value.length; i++) {
-      const item = resolve(value[i], String(i))
-      if (omitted(item)) {
-        size.bytes += 4
-        out[i] = null
-      } else out[i] = copy(item, size, ancestors)
+      if (!(i in value)) throw new NotJson(`${path}[${i}]`, "is a hole in the array, which JSON cannot hold")
+      out[i] = copy(value[i], `${path}[${i}]`, size, ancestors)
     }
     result = out
   } else {
+    const prototype = Object.getPrototypeOf(value)
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw new NotJson(path, `is ${described(value)}; session data must be ${plainJson}`)
+    }
+    if (Object.getOwnPropertySymbols(value).length > 0) {
+      throw new NotJson(path, "has a symbol key, which JSON cannot hold")
+    }
     const out: Record<string, JsonValue> = {}
     let members = 0
     for (const name of Object.keys(value)) {
-      const item = resolve((value as Record<string, unknown>)[name], name)
-      if (omitted(item)) continue
-      const copied = copy(item, size, ancestors)
+      const copied = copy((value as Record<string, unknown>)[name], member(path, name), size, ancestors)
       // An own "__proto__" member, as JSON.parse makes it, not a change of prototype.
       if (name === "__proto__") {
         Object.defineProperty(out, name, { value: copied, enumerable: true, writable: true, configurable: true })
@@ -141,9 +188,12 @@ const copy = (value: unknown, size: Size, ancestors: Array<object>): JsonValue =
 }
 
 /**
- * `value` as session data: a copy holding only what JSON carries (as `JSON.stringify` then `JSON.parse` would leave
- * it), no larger than `maxBytes` of UTF-8 JSON. Fails `InvalidInput{field: "data"}` for values JSON cannot hold
- * (undefined, functions, BigInt, cycles, nesting deeper than `maxDataDepth`) and for data over the limit.
+ * `value` as session data: a copy of it, no larger than `maxBytes` of UTF-8 JSON. The value must be plain JSON
+ * (objects with the plain prototype or none, arrays without holes, strings, finite numbers, booleans, null): anything
+ * else fails `InvalidInput` whose field is the path of the first offending part (`data.items[3].when`), whether it is
+ * `undefined`, a function, a symbol, a BigInt, `NaN` or an infinity, a `Date`, a `Map` or another class instance, a
+ * cycle, or nesting deeper than `maxDataDepth`; so is data over the limit. Nothing is converted on the way in: what a
+ * read returns is what was written. The copy means later changes to the caller's object never reach the session.
  */
 export const validateData = (
   value: unknown,
@@ -152,11 +202,7 @@ export const validateData = (
 ): Either.Either<JsonValue, InvalidInput> => {
   const size: Size = { bytes: 0, limit: maxBytes, over: false }
   try {
-    const root = resolve(value, "")
-    if (omitted(root)) {
-      return Either.left(new InvalidInput({ field, reason: `got ${typeof root}`, expected: "a JSON value" }))
-    }
-    const result = copy(root, size, [])
+    const result = copy(value, field, size, [])
     if (size.bytes > maxBytes) {
       return Either.left(
         new InvalidInput({
@@ -168,9 +214,11 @@ export const validateData = (
     }
     return Either.right(result)
   } catch (error) {
-    const reason = error instanceof NotJson
-      ? error.reason
-      : `cannot be written as JSON (${error instanceof Error ? error.message : String(error)})`
-    return Either.left(new InvalidInput({ field, reason, expected: "a JSON value" }))
+    if (error instanceof NotJson) {
+      return Either.left(new InvalidInput({ field: error.path, reason: error.reason, expected: plainJson }))
+    }
+    // A getter that throws, or a proxy that refuses to be read: the caller's value cannot be read as data.
+    const reason = `could not be read (${error instanceof Error ? error.message : String(error)})`
+    return Either.left(new InvalidInput({ field, reason, expected: plainJson }))
   }
 }

@@ -2,7 +2,7 @@
  * When a session expires: the one function that computes `expiresAt`, and the reason an expiry gives.
  */
 import { Duration } from "effect"
-import type { EpochMillis, Millis } from "./Session.js"
+import { type EpochMillis, maxEpochMillis, type Millis } from "./Session.js"
 
 /** The two limits on a session's life: how long it may be idle, and how long it may live at all. */
 export interface ExpiryPolicy {
@@ -25,10 +25,11 @@ export const limitsOf = (policy: ExpiryPolicy): { readonly idleTimeout: Millis; 
 
 /**
  * `min(lastActiveAt + idleTimeout, createdAt + maxLifetime)`: the instant a session expires unless it is active again
- * first. Activity moves it later, never past the absolute lifetime. This is the only place it is computed.
+ * first. Activity moves it later, never past the absolute lifetime (nor past the last instant a date can hold). This
+ * is the only place it is computed.
  */
 export const expiresAt = (session: ExpiryLimits, lastActiveAt: EpochMillis): EpochMillis =>
-  Math.min(lastActiveAt + session.idleTimeout, session.createdAt + session.maxLifetime) as EpochMillis
+  Math.min(lastActiveAt + session.idleTimeout, session.createdAt + session.maxLifetime, maxEpochMillis) as EpochMillis
 
 /** Whether a session expiring at `expiresAt` has expired at `now` (it expires exactly at `expiresAt`). */
 export const isDue = (expiresAt: EpochMillis, now: number): boolean => expiresAt <= now

@@ -5,10 +5,22 @@
  * stays small in memory and encodes as plain JSON; the unit is in the brand. APIs take `Duration`s.
  */
 import { Clock, Effect, Schema } from "effect"
+import { isJsonValue } from "./Data.js"
 import { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
 
-/** An instant: milliseconds since the Unix epoch, read from `Clock`. */
-export const EpochMillis = Schema.Number.pipe(Schema.int(), Schema.nonNegative(), Schema.brand("EpochMillis"))
+/** The latest instant a `Date` can hold (8.64e15 milliseconds after the epoch): no stored instant is later. */
+export const maxEpochMillis = 8_640_000_000_000_000
+
+/** Whether `value` can be a stored instant: whole milliseconds from 0 to `maxEpochMillis`. */
+export const isEpochMillis = (value: unknown): value is EpochMillis =>
+  typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= maxEpochMillis
+
+/** An instant: whole milliseconds since the Unix epoch, read from `Clock`, at most `maxEpochMillis`. */
+export const EpochMillis = Schema.Number.pipe(
+  Schema.int(),
+  Schema.between(0, maxEpochMillis),
+  Schema.brand("EpochMillis")
+)
 export type EpochMillis = typeof EpochMillis.Type
 
 /** Now, as an instant, from the current `Clock` (so `TestClock` drives it). */
@@ -17,9 +29,26 @@ export const currentEpochMillis: Effect.Effect<EpochMillis> = Effect.map(
   (millis) => millis as EpochMillis
 )
 
-/** A span of time in milliseconds (a response time). */
+/** A span of time in milliseconds (a response time, or a session's limit). */
 export const Millis = Schema.Number.pipe(Schema.finite(), Schema.nonNegative(), Schema.brand("Millis"))
 export type Millis = typeof Millis.Type
+
+/**
+ * The longest limit a session may have (`idleTimeout`, `maxLifetime`), and the longest duration any setting takes:
+ * 36,500 days (about 100 years), in milliseconds. With it, every instant computed from a limit stays a valid date.
+ */
+export const maxLimitMillis = 36_500 * 86_400_000
+
+/** Whether `value` can be a session's limit: whole milliseconds from 1 to `maxLimitMillis`. */
+export const isLimitMillis = (value: unknown): value is Millis =>
+  typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= maxLimitMillis
+
+/** A session's limit as stored: whole milliseconds, 1 to `maxLimitMillis`. */
+export const LimitMillis = Schema.Number.pipe(
+  Schema.int(),
+  Schema.between(1, maxLimitMillis),
+  Schema.brand("Millis")
+)
 
 /** The statuses a session can be in: two live ones and three ended ones. */
 export const SessionStatus = Schema.Literal("active", "waiting", "closed", "expired", "evicted")
@@ -40,36 +69,9 @@ export const statuses: ReadonlyArray<SessionStatus> = SessionStatus.literals
 export const isEnded = (status: SessionStatus): status is EndedStatus =>
   status === "closed" || status === "expired" || status === "evicted"
 
-/** Any JSON value: what a session's `data` may hold. */
+/** Any JSON value: what a session's `data` may hold (see `Data.isJsonValue` for the exact rule). */
 export type JsonValue = null | boolean | number | string | ReadonlyArray<JsonValue> | {
   readonly [key: string]: JsonValue
-}
-
-/** The deepest nesting a JSON value may have here (deeper values are refused, never a stack overflow). */
-const maxJsonDepth = 256
-
-/** Whether `value` is a JSON value: finite numbers, strings, booleans, null, arrays and plain objects of them. */
-export const isJsonValue = (value: unknown, depth = 0): value is JsonValue => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true
-    case "number":
-      return Number.isFinite(value)
-    case "object": {
-      if (value === null) return true
-      if (depth >= maxJsonDepth) return false
-      if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1))
-      const prototype = Object.getPrototypeOf(value)
-      if (prototype !== Object.prototype && prototype !== null) return false
-      for (const key of Object.keys(value)) {
-        if (!isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false
-      }
-      return true
-    }
-    default:
-      return false
-  }
 }
 
 /**
@@ -118,8 +120,8 @@ export const Session = Schema.Struct({
   createdAt: EpochMillis,
   lastActiveAt: EpochMillis,
   expiresAt: EpochMillis,
-  idleTimeout: Millis,
-  maxLifetime: Millis,
+  idleTimeout: LimitMillis,
+  maxLifetime: LimitMillis,
   endedAt: Schema.NullOr(EpochMillis),
   endReason: Schema.NullOr(EndReason),
   messageCount: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),

@@ -10,8 +10,8 @@
  *
  * Time: every rule reads `Clock`, so `TestClock` drives expiry, rate limits, leases and deadlines.
  */
-import { Context, type Duration, Effect, Layer, type Option, type Stream } from "effect"
-import type { SessionsConfig } from "../domain/Config.js"
+import { Context, Effect, Layer, type Option, type Stream } from "effect"
+import type { DurationInput, SessionsConfig } from "../domain/Config.js"
 import { configFromEnv, defaultConfig } from "../domain/Config.js"
 import type {
   CapacityExceeded,
@@ -41,8 +41,8 @@ export interface CreateSession {
   readonly name?: string | null | undefined
   readonly kind?: string | undefined
   readonly data?: unknown
-  readonly idleTimeout?: Duration.DurationInput | undefined
-  readonly maxLifetime?: Duration.DurationInput | undefined
+  readonly idleTimeout?: DurationInput | undefined
+  readonly maxLifetime?: DurationInput | undefined
 }
 
 /**
@@ -65,12 +65,12 @@ export interface ListSessions {
 /** Activity to record: messages exchanged and how long the response took. */
 export interface ActivityInput {
   readonly messages?: number | undefined
-  readonly responseTime?: Duration.DurationInput | undefined
+  readonly responseTime?: DurationInput | undefined
 }
 
 /** Options of `withSession`: its deadline (default `operationTimeout`) and an owner scope. */
 export interface WithSessionOptions extends AsOwner {
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: DurationInput | undefined
 }
 
 /** What `withSession` gives its work: the session as it was when the work started, and the lease it holds. */

@@ -112,6 +112,18 @@ describe("SessionsConfig", () => {
     expect(Either.isRight(makeConfig({ retention: 0, touchCoalesce: "0ms" }))).toBe(true)
   })
 
+  it("takes durations only in whole milliseconds and at most 36500 days, the rule stored sessions are read with", () => {
+    for (const bad of [1.5, "1.5ms", 1e308, "99999999999d", 9007199254740992, "36501d"]) {
+      const issues = Either.getLeft(makeConfig({ idleTimeout: bad, maxLifetime: bad })).pipe((e) =>
+        e._tag === "Some" ? e.value.issues.map((issue) => issue.field).sort() : []
+      )
+      expect(issues).toEqual(["idleTimeout", "maxLifetime"])
+    }
+    expect(Either.getOrThrow(makeConfig({ maxLifetime: "36500d", idleTimeout: "1.5s" })).idleTimeout).toEqual(
+      Duration.millis(1500)
+    )
+  })
+
   it.effect("loads from SESSIONS_* variables, leaving unset ones at their defaults", () =>
     Effect.gen(function*() {
       const config = yield* fromEnv({

@@ -52,11 +52,19 @@ describe("SessionManager: creating and reading", () => {
       expect((yield* m.get(s.id)).version).toBe(1)
     }).pipe(Effect.provide(managerLayer())))
 
-  it.effect("data is stored as JSON carries it and is limited to maxDataBytes of UTF-8", () =>
+  it.effect("data is stored exactly as given, refused with its path when not plain JSON, and limited to maxDataBytes", () =>
     Effect.gen(function*() {
       const m = yield* Manager
-      const s = yield* m.create({ owner: "a", data: { when: new Date(0), skip: undefined, list: [1, undefined] } })
-      expect(s.data).toEqual({ when: "1970-01-01T00:00:00.000Z", list: [1, null] })
+      const refused = (data: unknown) => Effect.flip(m.create({ owner: "a", data }))
+      expect(yield* refused({ when: new Date(0) })).toMatchObject({ _tag: "InvalidInput", field: "data.when" })
+      expect(yield* refused({ skip: undefined })).toMatchObject({ field: "data.skip", reason: /undefined/ })
+      expect(yield* refused({ list: [1, undefined] })).toMatchObject({ field: "data.list[1]" })
+      expect(yield* refused({ n: Number.NaN })).toMatchObject({ field: "data.n", reason: /NaN/ })
+      expect(yield* refused([new Map()])).toMatchObject({ field: "data[0]", reason: /a Map/ })
+      const kept = { when: "1970-01-01T00:00:00.000Z", list: [1, null], nested: { "a key": [true, 2.5] } }
+      const s = yield* m.create({ owner: "a", data: kept })
+      expect(s.data).toStrictEqual(kept)
+      expect((yield* m.get(s.id)).data).toStrictEqual(kept)
       // 10 bytes limit: "\"ééé\"" is 8 bytes, "\"éééé\"" is 10, "\"ééééé\"" is 12.
       const small = yield* Effect.provide(
         Effect.flatMap(Manager, (m2) =>

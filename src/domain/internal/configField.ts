@@ -1,6 +1,14 @@
 /** Building blocks of the config schema: one field kind each, read from code values or environment text alike. */
 import { Duration, Either, ParseResult, Schema } from "effect"
-import { durationForms, formatDuration, formatRate, parseDuration, parseRate, type Rate, rateForms } from "./parse.js"
+import {
+  durationForms,
+  formatDuration,
+  formatRate,
+  parseRate,
+  parseWholeDuration,
+  type Rate,
+  rateForms
+} from "./parse.js"
 
 /** One configuration field: its schema (decoding code values and env text alike), default and documentation. */
 export interface ConfigField<A> {
@@ -28,7 +36,7 @@ const fromUnknown = <A>(
     encode: (value) => ParseResult.succeed(print(value))
   }).annotations({ identifier: name })
 
-/** A finite duration of at least `min` (default: more than zero), written as in `durationForms`. */
+/** A duration in whole milliseconds of at least `min` (default: more than zero), written as in `durationForms`. */
 export const duration = (
   options: { readonly default: Duration.Duration; readonly doc: string; readonly min?: Duration.Duration }
 ): ConfigField<Duration.Duration> => {
@@ -40,7 +48,7 @@ export const duration = (
       ? Either.right(value)
       : Either.left(`must be at least ${formatDuration(min)}, got ${formatDuration(value)}`)
   const parse = (input: unknown) =>
-    Either.match(parseDuration(input), {
+    Either.match(parseWholeDuration(input, true), {
       onLeft: (reason) => Either.left(`expected ${durationForms}; ${reason}`),
       onRight: check
     })

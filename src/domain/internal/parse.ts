@@ -27,8 +27,22 @@ const unitMillis: Readonly<Record<string, number>> = {
 const part = /(\d+(?:\.\d+)?)\s*([a-z]+)/g
 const whole = /^(?:\s*\d+(?:\.\d+)?\s*[a-z]+)+\s*$/
 
+/** A duration as a caller may write it: a `Duration`, milliseconds, or text in one of the `durationForms`. */
+export type DurationInput = Duration.DurationInput | string
+
 /** The forms a duration may be written in, for error messages. */
 export const durationForms = `a duration like 500ms, 30s, 15m, 1h30m, 7d or "15 minutes"`
+
+/** The longest duration anything takes: 36,500 days (about 100 years), so instants computed from one stay dates. */
+export const maxDuration = Duration.days(36_500)
+
+const maxMillis = Duration.toMillis(maxDuration)
+
+/** `millis` as a duration if it is at most `maxDuration`. */
+const bounded = (millis: number, shown: string): Either.Either<Duration.Duration, string> =>
+  millis <= maxMillis
+    ? Either.right(Duration.millis(millis))
+    : Either.left(`${shown} is longer than the longest duration allowed (36500d, about 100 years)`)
 
 const parseDurationText = (text: string): Either.Either<Duration.Duration, string> => {
   const lower = text.trim().toLowerCase()
@@ -39,28 +53,46 @@ const parseDurationText = (text: string): Either.Either<Duration.Duration, strin
     if (scale === undefined) return Either.left(`unknown unit "${unit}" in ${JSON.stringify(text)}`)
     millis += Number(amount) * scale
   }
-  return Number.isFinite(millis) ? Either.right(Duration.millis(millis)) : Either.left(`got ${JSON.stringify(text)}`)
+  return Number.isFinite(millis) ? bounded(millis, JSON.stringify(text)) : Either.left(`got ${JSON.stringify(text)}`)
 }
 
+/** A decoded duration if it is finite and at most `maxDuration`. */
+const finite = (duration: Duration.Duration): Either.Either<Duration.Duration, string> =>
+  Duration.isFinite(duration)
+    ? Duration.toMillis(duration) <= maxMillis ? Either.right(duration) : bounded(Duration.toMillis(duration), "it")
+    : Either.left("got an infinite duration")
+
 /**
- * A finite duration from a `Duration`, a number of milliseconds, or text in one of the `durationForms`. Fails with
- * the reason in words.
+ * A duration from a `Duration`, a number of milliseconds, or text in one of the `durationForms` (what Effect's own
+ * `Duration.decode` takes, like `"15 minutes"`, included), finite and at most `maxDuration`. Fails with the reason
+ * in words. This is the one parser of durations: settings, per-session limits and the HTTP and CLI inputs all use it.
  */
 export const parseDuration = (input: unknown): Either.Either<Duration.Duration, string> => {
   if (typeof input === "string") return parseDurationText(input)
   if (typeof input === "number") {
-    return Number.isFinite(input) && input >= 0
-      ? Either.right(Duration.millis(input))
-      : Either.left(`got the number ${input}`)
+    return Number.isFinite(input) && input >= 0 ? bounded(input, `${input}ms`) : Either.left(`got the number ${input}`)
   }
-  if (Duration.isDuration(input)) {
-    return Duration.isFinite(input) ? Either.right(input) : Either.left("got an infinite duration")
-  }
+  if (Duration.isDuration(input)) return finite(input)
   return Option.match(Duration.decodeUnknown(input), {
     onNone: () => Either.left(`got ${input === null ? "null" : typeof input}`),
-    onSome: (duration) => Duration.isFinite(duration) ? Either.right(duration) : Either.left("got an infinite duration")
+    onSome: finite
   })
 }
+
+/**
+ * A duration that becomes a stored limit or setting: `parseDuration`'s, longer than zero (or zero, with
+ * `allowZero`) and in whole milliseconds, the rule the session record's decoder applies.
+ */
+export const parseWholeDuration = (
+  input: unknown,
+  allowZero = false
+): Either.Either<Duration.Duration, string> =>
+  Either.flatMap(parseDuration(input), (duration) => {
+    const millis = Duration.toMillis(duration)
+    if (!Number.isInteger(millis)) return Either.left(`is ${millis}ms; it must be whole milliseconds`)
+    if (millis === 0 && !allowZero) return Either.left("must be longer than zero")
+    return Either.right(duration)
+  })
 
 const printUnits: ReadonlyArray<readonly [string, number]> = [
   ["d", 86_400_000],

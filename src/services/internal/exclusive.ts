@@ -18,6 +18,7 @@ import type { SessionId } from "../../domain/Ids.js"
 import type { Session } from "../../domain/Session.js"
 import type { AsOwner, ExclusiveError, SessionContext, WithSessionOptions } from "../SessionManager.js"
 import type { Lease, SessionWrite, Transitioned } from "../SessionStore.js"
+import { durationInput } from "./input.js"
 import { heldLeases, type ManagerCore } from "./ManagerCore.js"
 
 /**
@@ -82,7 +83,9 @@ export const withSession = <A, E, R>(
   options: WithSessionOptions | undefined
 ): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> =>
   core.admitted(raw, (id): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> => {
-    const timeout = options?.timeout === undefined ? core.config.operationTimeout : Duration.decode(options.timeout)
+    const deadline = durationInput("timeout", options?.timeout, core.config.operationTimeout)
+    if (Either.isLeft(deadline)) return Effect.fail(deadline.left)
+    const timeout = deadline.right
     return Effect.flatMap(FiberRef.get(heldLeases), (held) => {
       const nested = held.get(id)
       if (nested !== undefined) {

@@ -1,6 +1,7 @@
 /** Validation of the manager's inputs that are not ids or names: durations, page sizes, activity. */
-import { Duration, Either, Option } from "effect"
-import type { SessionsConfig } from "../../domain/Config.js"
+import { Duration, Either } from "effect"
+import { durationForms, parseDuration, parseWholeDuration } from "../../domain/Config.js"
+import type { DurationInput, SessionsConfig } from "../../domain/Config.js"
 import { InvalidInput } from "../../domain/Errors.js"
 import type { ExpiryPolicy } from "../../domain/Expiry.js"
 import type { Millis } from "../../domain/Session.js"
@@ -13,22 +14,24 @@ export const invalid = (field: string, reason: string, expected: string) =>
 
 const show = (input: unknown) => JSON.stringify(input) ?? String(input)
 
-/** A caller's duration, or `fallback` when none was given. */
+/**
+ * A caller's duration through the one parser of durations (`parseDuration`), or `fallback` when none was given.
+ * `whole`: it must be whole milliseconds longer than zero, as a session's stored limits are.
+ */
 export const durationInput = (
   field: string,
-  input: Duration.DurationInput | undefined,
+  input: DurationInput | undefined,
   fallback: Duration.Duration,
-  allowZero = false
+  whole = true
 ): Either.Either<Duration.Duration, InvalidInput> => {
   if (input === undefined) return Either.right(fallback)
-  const decoded = Duration.decodeUnknown(input)
-  if (Option.isSome(decoded) && Duration.isFinite(decoded.value)) {
-    const millis = Duration.toMillis(decoded.value)
-    if (millis > 0 || (allowZero && millis === 0)) return Either.right(decoded.value)
-  }
-  return Either.left(
-    invalid(field, `got ${show(input)}`, allowZero ? "a finite duration" : "a finite duration longer than zero")
-  )
+  const parsed = whole ? parseWholeDuration(input) : parseDuration(input)
+  return Either.mapLeft(parsed, (reason) =>
+    invalid(
+      field,
+      reason,
+      whole ? `${durationForms}, in whole milliseconds, longer than zero` : durationForms
+    ))
 }
 
 /** The expiry policy of a new session: its own limits where given, the configuration's otherwise. */
@@ -56,7 +59,7 @@ export const activityOf = (input: ActivityInput, window: number): Either.Either<
   }
   if (input.responseTime === undefined) return Either.right({ messages, responseTime: null, window })
   return Either.map(
-    durationInput("responseTime", input.responseTime, Duration.zero, true),
+    durationInput("responseTime", input.responseTime, Duration.zero, false),
     (duration) => ({ messages, responseTime: Duration.toMillis(duration) as Millis, window })
   )
 }

@@ -9,7 +9,10 @@ import {
   type EndReason,
   type EpochMillis,
   isEnded,
+  isEpochMillis,
+  isLimitMillis,
   type JsonValue,
+  maxLimitMillis,
   type Millis,
   type Session,
   type SessionStatus,
@@ -92,6 +95,20 @@ class Bad {
 
 const show = (value: unknown) => (typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : String(value))
 
+/** A stored instant, by the domain's rule (`isEpochMillis`). */
+const instant = (column: string, value: unknown): EpochMillis => {
+  if (!isEpochMillis(value)) throw new Bad(`${column}: expected an instant in whole milliseconds, got ${show(value)}`)
+  return value
+}
+
+/** A stored limit, by the domain's rule (`isLimitMillis`). */
+const limit = (column: string, value: unknown): Millis => {
+  if (!isLimitMillis(value)) {
+    throw new Bad(`${column}: expected whole milliseconds from 1 to ${maxLimitMillis}, got ${show(value)}`)
+  }
+  return value
+}
+
 const integer = (column: string, value: unknown, min: number): number => {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
     throw new Bad(`${column}: expected a whole number of at least ${min}, got ${show(value)}`)
@@ -163,12 +180,12 @@ export const decode = (row: SessionRow): Either.Either<Session, CorruptRecord> =
       name: name === null ? null : text("name", name, validateSessionName),
       kind: text("kind", kind, validateSessionKind),
       status,
-      createdAt: integer("created_at", createdAt, 0) as EpochMillis,
-      lastActiveAt: integer("last_active_at", lastActiveAt, 0) as EpochMillis,
-      expiresAt: integer("expires_at", expires, 0) as EpochMillis,
-      idleTimeout: integer("idle_timeout", idle, 1) as Millis,
-      maxLifetime: integer("max_lifetime", lifetime, 1) as Millis,
-      endedAt: endedAt === null ? null : integer("ended_at", endedAt, 0) as EpochMillis,
+      createdAt: instant("created_at", createdAt),
+      lastActiveAt: instant("last_active_at", lastActiveAt),
+      expiresAt: instant("expires_at", expires),
+      idleTimeout: limit("idle_timeout", idle),
+      maxLifetime: limit("max_lifetime", lifetime),
+      endedAt: endedAt === null ? null : instant("ended_at", endedAt),
       endReason: endReason as EndReason | null,
       messageCount: integer("message_count", messageCount, 0),
       responseTimes: responseTimes(times),
