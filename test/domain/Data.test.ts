@@ -41,6 +41,7 @@ describe("session data", () => {
     expect(refused({ "a key": { x: Symbol("s") } })).toMatchObject({ field: "data[\"a key\"].x" })
     expect(refused({ when: new Date(0) })).toMatchObject({ field: "data.when", reason: /^is a Date; session data/ })
     expect(refused({ m: new Map(), s: new Set() })).toMatchObject({ field: "data.m", reason: /^is a Map/ })
+    // eslint-disable-next-line no-sparse-arrays
     expect(refused([1, , 3])).toMatchObject({ field: "data[1]", reason: /hole/ })
     expect(refused({ [Symbol("k")]: 1 })).toMatchObject({ field: "data", reason: /symbol key/ })
 
