@@ -10,9 +10,12 @@
  *   ones, plus the domain errors each method lists. Driver errors never leak.
  * - A session is *live* while its status is `active` or `waiting`; it has *ended* when `closed`, `expired` or
  *   `evicted`, and is then kept as a tombstone until purged.
- * - A live session is *due* once now reaches its `expiresAt`. A write to a due session that holds no unexpired lease
- *   is not applied: the store expires the session instead and returns it so (lazy expiry), so no session outlives its
- *   `expiresAt` by waiting for a sweep.
+ * - A live session *has expired* once now reaches its `expiresAt` while no unexpired lease holds it (see
+ *   `Expiry.hasExpired`); it ended at `Expiry.expiryInstant`. From that instant it is expired for every observer,
+ *   recorded or not: reads (`get`, `list`, `getActive`) present it as `Expiry.expiredSession` describes it; a write
+ *   to it (`update`, `touch`) is not applied: the store records the expiry instead and returns it so; `setActive`
+ *   and `acquireLease` refuse it as ended; and it never holds a name or a capacity slot against an insert (see
+ *   `insert`). Only the counts (`counts`, `ownerCounts`) may still count it live until a sweep records it.
  */
 import { Context, type Duration, type Effect, type Either, type Option } from "effect"
 import type { CapacityPolicy } from "../domain/Config.js"
@@ -79,10 +82,13 @@ export const endedOf = (t: Transitioned): Ended => ({
   endedAt: t.session.endedAt!
 })
 
-/** What an insert did: the session stored, and the sessions it evicted to make room (empty under `reject`). */
+/**
+ * What an insert did: the session stored, and the sessions it ended to make room: expired ones that stood in the way
+ * (recorded as expired), then, under `evict-lru`, evicted ones.
+ */
 export interface Inserted {
   readonly session: Session
-  readonly evicted: ReadonlyArray<Ended>
+  readonly ended: ReadonlyArray<Ended>
 }
 
 /** ActivityRecord to record with a touch: messages to add and a response time for the rolling window. */
@@ -182,8 +188,11 @@ export interface SessionStoreShape {
    * other live session with the same name (`SessionNameTaken`), and that the store then holds at most `maxSessions`
    * live sessions and the owner at most `maxSessionsPerOwner` (`CapacityExceeded{scope, limit}`). Under `evict-lru`
    * it first ends (status `evicted`) the least recently active live sessions that hold no unexpired lease (the
-   * owner's own when the owner limit binds), as few as make room; if none can go it fails `CapacityExceeded`. On any
-   * failure nothing changes. Inserting again a session already stored under its id with the same owner and
+   * owner's own when the owner limit binds), as few as make room; if none can go it fails `CapacityExceeded`.
+   * Sessions that have expired never stand in the way: one holding the name, or holding a slot the insert needs
+   * (the owner's for the owner limit, the earliest due for the global one), is recorded as expired in the same
+   * atomic step, before anything is evicted; all of them are returned in `ended`. On any failure nothing changes.
+   * Inserting again a session already stored under its id with the same owner and
    * `createdAt` succeeds without change (a retried insert that had landed); any other reuse of an id fails
    * `StoreError`.
    */

@@ -32,7 +32,7 @@ export const sessionStoreContract = <E>(
           const s = yield* store
           const session = yield* aSession({ name: "first", data: { a: [1, "two", null, true], b: { c: 3.5 } } })
           const inserted = yield* s.insert(session, roomy)
-          expect(inserted.evicted).toEqual([])
+          expect(inserted.ended).toEqual([])
           expect(Option.getOrThrow(yield* s.get(session.id))).toEqual(session)
           const other = yield* aSession()
           expect(Option.isNone(yield* s.get(other.id))).toBe(true)
@@ -138,9 +138,9 @@ export const sessionStoreContract = <E>(
           yield* s.touch(oldest.id)
           // Global limit: the least recently active is now `leased`, which is skipped; `middle` goes.
           const first = yield* s.insert(yield* aSession({ owner: "dave" }), limits)
-          expect(first.evicted.map((x) => x.id)).toEqual([middle.id])
-          expect(first.evicted[0]).toMatchObject({ owner: "carol", from: "active", status: "evicted", endedAt: 3000 })
-          expect(first.evicted[0]!.endReason.length).toBeGreaterThan(0)
+          expect(first.ended.map((x) => x.id)).toEqual([middle.id])
+          expect(first.ended[0]).toMatchObject({ owner: "carol", from: "active", status: "evicted", endedAt: 3000 })
+          expect(first.ended[0]!.endReason.length).toBeGreaterThan(0)
           expect(Option.getOrThrow(yield* s.get(middle.id))).toMatchObject({ version: 2, endedAt: 3000 })
           expect(Option.getOrThrow(yield* s.get(middle.id)).status).toBe("evicted")
           // Owner limit: alice has one live session; a second fits, a third evicts alice's oldest.
@@ -150,7 +150,7 @@ export const sessionStoreContract = <E>(
           yield* s.insert(alice2, limits)
           yield* TestClock.adjust("1 second")
           const third = yield* s.insert(yield* aSession({ owner: "alice", name: "newest" }), limits)
-          expect(third.evicted.map((x) => x.id)).toEqual([oldest.id])
+          expect(third.ended.map((x) => x.id)).toEqual([oldest.id])
           const counts = yield* s.counts
           expect(counts.active).toBe(3)
           expect(counts.evicted).toBe(2)
@@ -480,7 +480,7 @@ export const sessionStoreContract = <E>(
           yield* s.acquireLease(b.id, "worker", Duration.hours(1))
           yield* TestClock.adjust("30 minutes")
           const ended = yield* s.expire(10)
-          // c expires at 11m (its lifetime), a at 15m; b is leased.
+          // c expires at 11m (its lifetime), a at 15m; b is leased. Each ended at the instant it expired.
           expect(ended.map((x) => x.id)).toEqual([c.id, a.id])
           expect(ended[0]).toMatchObject({ from: "active", endReason: "max lifetime" })
           expect(ended[1]).toEqual({
@@ -488,7 +488,7 @@ export const sessionStoreContract = <E>(
             owner: "alice",
             from: "active",
             status: "expired",
-            endedAt: 31 * 60_000,
+            endedAt: 15 * 60_000,
             endReason: "idle timeout"
           })
           expect(Option.getOrThrow(yield* s.get(a.id))).toMatchObject({ status: "expired", version: 2 })
@@ -521,6 +521,95 @@ export const sessionStoreContract = <E>(
           expect((yield* s.touch(leased.id)).session.expiresAt).toBe(30 * 60_000)
           expect(yield* s.counts).toMatchObject({ active: 1, expired: 2 })
           yield* s.insert(yield* aSession({ owner: "a", name: "x" }), roomy)
+        }))
+
+      test("a session that has expired reads as expired for every reader, before any sweep records it", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const gone = yield* aSession({ owner: "alice", name: "gone", kind: "chat" })
+          const leased = yield* aSession({ owner: "alice", kind: "chat" })
+          for (const x of [gone, leased]) yield* s.insert(x, roomy)
+          yield* s.setActive(owner("alice"), gone.id)
+          yield* s.acquireLease(leased.id, "worker", Duration.hours(1))
+          yield* TestClock.adjust("15 minutes")
+          const expired = { status: "expired", endedAt: 15 * 60_000, endReason: "idle timeout", version: 2 }
+          expect(Option.getOrThrow(yield* s.get(gone.id))).toMatchObject({ ...expired, name: "gone" })
+          // Work in flight holds a lease: that session is still live.
+          expect(Option.getOrThrow(yield* s.get(leased.id)).status).toBe("active")
+          const ids = (page: { readonly sessions: ReadonlyArray<Session> }) => page.sessions.map((x) => x.id)
+          expect(ids(yield* s.list({ owner: owner("alice"), status: "active", limit: 10 }))).toEqual([leased.id])
+          expect(ids(yield* s.list({ status: "active", limit: 10 }))).toEqual([leased.id])
+          expect(ids(yield* s.list({ status: "expired", limit: 10 }))).toEqual([gone.id])
+          expect(ids(yield* s.list({ owner: owner("alice"), status: "expired", limit: 10 }))).toEqual([gone.id])
+          const all = yield* s.list({ kind: "chat" as Session["kind"], limit: 10 })
+          expect(all.sessions.find((x) => x.id === gone.id)).toMatchObject(expired)
+          expect(Option.isNone(yield* s.getActive(owner("alice")))).toBe(true)
+          expect(yield* failure(s.setActive(owner("alice"), gone.id))).toMatchObject({
+            _tag: "SessionEnded",
+            status: "expired"
+          })
+          expect(yield* failure(s.acquireLease(gone.id, "late", Duration.hours(1)))).toMatchObject({
+            _tag: "SessionEnded",
+            status: "expired"
+          })
+          // What the reads presented is exactly what recording the expiry leaves.
+          const presented = Option.getOrThrow(yield* s.get(gone.id))
+          expect((yield* s.expire(10)).map((x) => x.id)).toEqual([gone.id])
+          expect(Option.getOrThrow(yield* s.get(gone.id))).toEqual(presented)
+        }))
+
+      test("a session that has expired holds neither its name nor a capacity slot against an insert", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const limits = { maxSessions: 3, maxSessionsPerOwner: 2, capacityPolicy: "reject" } as const
+          const named = yield* aSession({ owner: "alice", name: "chat" })
+          const other = yield* aSession({ owner: "alice" })
+          const bob = yield* aSession({ owner: "bob" })
+          for (const x of [named, other, bob]) yield* s.insert(x, limits)
+          yield* TestClock.adjust("15 minutes")
+          // The name, the owner limit (2) and the global limit (3) would all refuse this insert, were expiry lazy.
+          const again = yield* aSession({ owner: "alice", name: "chat" })
+          const inserted = yield* s.insert(again, limits)
+          // Only what stands in the way is recorded: the name's holder, which also frees the slots it needed.
+          expect(inserted.ended).toEqual([
+            {
+              id: named.id,
+              owner: "alice",
+              from: "active",
+              status: "expired",
+              endReason: "idle timeout",
+              endedAt: 900_000
+            }
+          ])
+          expect(Option.getOrThrow(yield* s.get(named.id)).status).toBe("expired")
+          // The global limit: the sessions that have expired make room, one insert at a time.
+          const first = yield* s.insert(yield* aSession({ owner: "carol" }), limits)
+          const second = yield* s.insert(yield* aSession({ owner: "dave" }), limits)
+          expect([...first.ended, ...second.ended].map((x) => x.id).sort()).toEqual([other.id, bob.id].sort())
+          expect(yield* s.counts).toMatchObject({ active: 3, expired: 3 })
+          // Full of live sessions: refused, and nothing changed.
+          expect(yield* failure(s.insert(yield* aSession({ owner: "erin" }), limits))).toMatchObject({
+            _tag: "CapacityExceeded",
+            scope: "global"
+          })
+          expect(yield* s.counts).toMatchObject({ active: 3, expired: 3 })
+        }))
+
+      test("under evict-lru, sessions that have expired are recorded as expired before any live one is evicted", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const limits = { maxSessions: 2, maxSessionsPerOwner: 2, capacityPolicy: "evict-lru" } as const
+          const old = yield* aSession({ owner: "alice" })
+          yield* s.insert(old, limits)
+          yield* TestClock.adjust("10 minutes")
+          const recent = yield* aSession({ owner: "bob" })
+          yield* s.insert(recent, limits)
+          yield* TestClock.adjust("6 minutes")
+          const inserted = yield* s.insert(yield* aSession({ owner: "carol" }), limits)
+          expect(inserted.ended).toEqual([
+            expect.objectContaining({ id: old.id, status: "expired", endedAt: 15 * 60_000 })
+          ])
+          expect(Option.getOrThrow(yield* s.get(recent.id)).status).toBe("active")
         }))
 
       test("a session expired by its absolute lifetime says so", () =>

@@ -4,9 +4,10 @@ import * as fc from "fast-check"
 import {
   type EpochMillis,
   expiresAt,
+  expiryInstant,
   type ExpiryPolicy,
   expiryReason,
-  isDue,
+  hasExpired,
   limitsOf,
   type Millis,
   pushResponseTime
@@ -46,10 +47,27 @@ describe("Expiry.expiresAt", () => {
     }
   )
 
-  it("is due exactly at expiresAt", () => {
-    expect(isDue(100 as EpochMillis, 99 as EpochMillis)).toBe(false)
-    expect(isDue(100 as EpochMillis, 100 as EpochMillis)).toBe(true)
+  it("has expired exactly at expiresAt, or at the end of a lease that holds it past then", () => {
+    const session = { expiresAt: 100 as EpochMillis }
+    expect(hasExpired(session, null, 99)).toBe(false)
+    expect(hasExpired(session, null, 100)).toBe(true)
+    expect(hasExpired(session, 50, 100)).toBe(true)
+    expect(hasExpired(session, 150, 149)).toBe(false)
+    expect(hasExpired(session, 150, 150)).toBe(true)
+    expect(expiryInstant(100 as EpochMillis, null)).toBe(100)
+    expect(expiryInstant(100 as EpochMillis, 50)).toBe(100)
+    expect(expiryInstant(100 as EpochMillis, 150)).toBe(150)
   })
+
+  it.prop(
+    "has expired at now exactly when due and no unexpired lease holds it",
+    [instant, fc.option(instant, { nil: null }), instant],
+    ([expires, lease, now]) => {
+      const due = expires <= now
+      const leased = lease !== null && lease > now
+      expect(hasExpired({ expiresAt: expires as EpochMillis }, lease, now)).toBe(due && !leased)
+    }
+  )
 
   it.prop(
     "gives the reason that bound the expiry",

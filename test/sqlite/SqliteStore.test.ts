@@ -220,7 +220,7 @@ describe("SqliteStore: touches written behind", () => {
       expect((yield* store.leastRecentlyActive(10)).map((s) => s.id)).toEqual([b.id, a.id])
       const limits = { maxSessions: 2, maxSessionsPerOwner: 2, capacityPolicy: "evict-lru" as const }
       const inserted = yield* store.insert(yield* aSession({ owner: "c" }), limits)
-      expect(inserted.evicted.map((t) => t.id)).toEqual([b.id])
+      expect(inserted.ended.map((t) => t.id)).toEqual([b.id])
       expect(Option.getOrThrow(yield* store.get(a.id)).status).toBe("active")
     }))
 })

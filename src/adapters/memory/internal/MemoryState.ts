@@ -16,7 +16,7 @@ import {
   StoreError,
   VersionConflict
 } from "../../../domain/Errors.js"
-import { expiresAt, expiryReason } from "../../../domain/Expiry.js"
+import { asSeenAt, expiresAt, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { transition } from "../../../domain/Lifecycle.js"
 import {
@@ -113,40 +113,72 @@ export class MemoryState {
     const existing = this.byId.get(session.id)
     if (existing !== undefined) {
       return existing.session.owner === session.owner && existing.session.createdAt === session.createdAt
-        ? Either.right({ session: existing.session, evicted: [] })
+        ? Either.right({ session: existing.session, ended: [] })
         : Either.left(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
     }
+    const now = this.now()
     const owner = this.owners.get(session.owner)
-    if (session.name !== null && owner?.names.has(session.name)) {
-      return Either.left(new SessionNameTaken({ owner: session.owner, name: session.name }))
+    // Sessions that have expired never stand in the way: the plan expires the ones in the way, and only then evicts.
+    const expiring = new Set<Entry>()
+    if (session.name !== null) {
+      const holder = owner?.names.get(session.name)
+      if (holder !== undefined) {
+        if (!this.expired(holder, now)) {
+          return Either.left(new SessionNameTaken({ owner: session.owner, name: session.name }))
+        }
+        expiring.add(holder)
+      }
     }
     const evict = options.capacityPolicy === "evict-lru"
-    const ownerLive = owner?.live ?? 0
-    const ownerExcess = ownerLive + 1 - options.maxSessionsPerOwner
-    const ownerVictims = ownerExcess > 0 && evict && owner !== undefined ? this.ownerVictims(owner, ownerExcess) : []
+    let ownerExcess = (owner?.live ?? 0) - expiring.size + 1 - options.maxSessionsPerOwner
+    if (ownerExcess > 0 && owner !== undefined) {
+      for (const entry of owner.entries) {
+        if (ownerExcess === 0) break
+        if (!expiring.has(entry) && !isEnded(entry.session.status) && this.expired(entry, now)) {
+          expiring.add(entry)
+          ownerExcess--
+        }
+      }
+    }
+    const ownerVictims = ownerExcess > 0 && evict && owner !== undefined
+      ? this.ownerVictims(owner, ownerExcess, expiring)
+      : []
     if (ownerExcess > ownerVictims.length) {
       return Either.left(new CapacityExceeded({ scope: "owner", limit: options.maxSessionsPerOwner }))
     }
-    const globalExcess = this.live - ownerVictims.length + 1 - options.maxSessions
-    const globalVictims = globalExcess > 0 && evict ? this.globalVictims(globalExcess, ownerVictims) : []
+    let globalExcess = this.live - expiring.size - ownerVictims.length + 1 - options.maxSessions
+    const skipped: Array<Entry> = []
+    const popped = globalExcess > 0
+      ? this.popDue(globalExcess, (entry) => {
+        if (!expiring.has(entry) && !this.leaseLive(entry, now)) return true
+        skipped.push(entry)
+        return false
+      })
+      : []
+    for (const entry of skipped) this.schedule(entry, entry.heapKey)
+    for (const entry of popped) expiring.add(entry)
+    globalExcess -= popped.length
+    const globalVictims = globalExcess > 0 && evict ? this.globalVictims(globalExcess, ownerVictims, expiring) : []
     if (globalExcess > globalVictims.length) {
+      // Nothing changes on a refusal: the due entries taken from the heap go back.
+      for (const entry of popped) this.schedule(entry, entry.heapKey)
       return Either.left(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
     }
-    const now = this.now()
-    const evicted: Array<Ended> = []
+    const ended: Array<Ended> = []
+    for (const entry of expiring) ended.push(endedOf(this.expireEntry(entry)))
     for (const victim of ownerVictims) {
-      evicted.push(endedOf(this.end(victim, "evicted", "evicted: owner capacity" as EndReason, now)))
+      ended.push(endedOf(this.end(victim, "evicted", "evicted: owner capacity" as EndReason, now)))
     }
     for (const victim of globalVictims) {
-      evicted.push(endedOf(this.end(victim, "evicted", "evicted: capacity" as EndReason, now)))
+      ended.push(endedOf(this.end(victim, "evicted", "evicted: capacity" as EndReason, now)))
     }
     this.add(session)
-    return Either.right({ session, evicted })
+    return Either.right({ session, ended })
   }
 
   get(id: SessionId): Option.Option<Session> {
     const entry = this.byId.get(id)
-    return entry === undefined ? Option.none() : Option.some(entry.session)
+    return entry === undefined ? Option.none() : Option.some(this.seen(entry, this.now()))
   }
 
   update(
@@ -217,16 +249,19 @@ export class MemoryState {
       after = seq.right
     }
     const limit = Math.max(1, Math.floor(query.limit))
+    const now = this.now()
     const sessions: Array<Session> = []
     let last = 0
     let more = false
     const visit = (entry: Entry): boolean => {
-      if (entry.removed || entry.seq <= after || !matches(query, entry.session)) return true
+      if (entry.removed || entry.seq <= after) return true
+      const session = this.seen(entry, now)
+      if (!matches(query, session)) return true
       if (sessions.length === limit) {
         more = true
         return false
       }
-      sessions.push(entry.session)
+      sessions.push(session)
       last = entry.seq
       return true
     }
@@ -263,7 +298,7 @@ export class MemoryState {
       return false
     })
     for (const entry of kept) this.schedule(entry, entry.heapKey)
-    return due.map((entry) => endedOf(this.expireEntry(entry, now)))
+    return due.map((entry) => endedOf(this.expireEntry(entry)))
   }
 
   leastRecentlyActive(limit: number, owner?: OwnerId): ReadonlyArray<Session> {
@@ -302,7 +337,8 @@ export class MemoryState {
   setActive(owner: OwnerId, id: SessionId): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> {
     const entry = this.byId.get(id)
     if (entry === undefined || entry.session.owner !== owner) return Either.left(new SessionNotFound({ id }))
-    if (isEnded(entry.session.status)) return Either.left(new SessionEnded({ id, status: entry.session.status }))
+    const status = this.seen(entry, this.now()).status
+    if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
     const previous = this.active.get(owner)
     this.active.set(owner, entry)
     return Either.right(previous === undefined ? Option.none() : Option.some(previous.session.id))
@@ -310,7 +346,9 @@ export class MemoryState {
 
   getActive(owner: OwnerId): Option.Option<Session> {
     const entry = this.active.get(owner)
-    return entry === undefined ? Option.none() : Option.some(entry.session)
+    if (entry === undefined) return Option.none()
+    const session = this.seen(entry, this.now())
+    return isEnded(session.status) ? Option.none() : Option.some(session)
   }
 
   acquireLease(
@@ -320,8 +358,9 @@ export class MemoryState {
   ): Either.Either<Lease, SessionNotFound | SessionEnded | LeaseHeld> {
     const entry = this.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
-    if (isEnded(entry.session.status)) return Either.left(new SessionEnded({ id, status: entry.session.status }))
     const now = this.now()
+    const status = this.seen(entry, now).status
+    if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
     const current = entry.lease
     if (current !== null && current.expiresAt > now && current.holder !== holder) {
       return Either.left(new LeaseHeld({ id, holder: current.holder, expiresAt: current.expiresAt }))
@@ -365,6 +404,21 @@ export class MemoryState {
     return entry.lease !== null && entry.lease.expiresAt > now
   }
 
+  /** The end of the entry's lease, or `null` without one. */
+  private leaseEnd(entry: Entry): number | null {
+    return entry.lease === null ? null : entry.lease.expiresAt
+  }
+
+  /** The entry's session as every observer sees it at `now` (expired once it has, recorded or not). */
+  private seen(entry: Entry, now: number): Session {
+    return asSeenAt(entry.session, this.leaseEnd(entry), now)
+  }
+
+  /** Whether a live entry has expired at `now`: due, and no unexpired lease holds it. */
+  private expired(entry: Entry, now: number): boolean {
+    return hasExpired(entry.session, this.leaseEnd(entry), now)
+  }
+
   /**
    * The entry a write to `id` goes to, or the write's outcome without it: `SessionNotFound`, `SessionEnded`, or the
    * session expired here because it was due (lazy expiry).
@@ -377,17 +431,15 @@ export class MemoryState {
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
     const status = entry.session.status
     if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
-    if (this.lapsed(entry, now)) return Either.right(this.expireEntry(entry, now))
+    if (this.expired(entry, now)) return Either.right(this.expireEntry(entry))
     return entry
   }
 
-  /** Whether a live entry is due and holds no unexpired lease, so a write to it expires it instead. */
-  private lapsed(entry: Entry, now: number): boolean {
-    return entry.session.expiresAt <= now && !this.leaseLive(entry, now)
-  }
-
-  private expireEntry(entry: Entry, now: EpochMillis): Transitioned {
-    return this.end(entry, "expired", expiryReason(entry.session) as EndReason, now)
+  /** Records the expiry of a live entry, as `Expiry.expiredSession` describes it. */
+  private expireEntry(entry: Entry): Transitioned {
+    const session = entry.session
+    const at = expiryInstant(session.expiresAt, this.leaseEnd(entry))
+    return this.end(entry, "expired", expiryReason(session) as EndReason, at)
   }
 
   private dropLease(entry: Entry): void {
@@ -423,8 +475,8 @@ export class MemoryState {
     this.expiry.push(key, entry, ++entry.heapTag)
   }
 
-  /** Ends a live entry: status, tombstone queue, and every live-only index. */
-  private end(entry: Entry, status: EndedStatus, reason: EndReason, now: EpochMillis): Transitioned {
+  /** Ends a live entry at instant `at`: status, tombstone queue, and every live-only index. */
+  private end(entry: Entry, status: EndedStatus, reason: EndReason, at: EpochMillis): Transitioned {
     const current = entry.session
     const owner = this.owners.get(current.owner)!
     if (current.name !== null && owner.names.get(current.name) === entry) owner.names.delete(current.name)
@@ -435,8 +487,8 @@ export class MemoryState {
     this.recency.remove(entry)
     if (this.active.get(current.owner) === entry) this.active.delete(current.owner)
     if (entry.lease !== null) this.dropLease(entry)
-    entry.session = { ...current, status, endedAt: now, endReason: reason, version: current.version + 1 }
-    this.tombstones.push(now, entry)
+    entry.session = { ...current, status, endedAt: at, endReason: reason, version: current.version + 1 }
+    this.tombstones.push(at, entry)
     return { session: entry.session, from: current.status }
   }
 
@@ -477,15 +529,15 @@ export class MemoryState {
     return due
   }
 
-  private ownerVictims(owner: OwnerIndex, count: number): Array<Entry> {
+  private ownerVictims(owner: OwnerIndex, count: number, exclude: ReadonlySet<Entry>): Array<Entry> {
     const now = this.now()
     return [...owner.entries]
-      .filter((entry) => !isEnded(entry.session.status) && !this.leaseLive(entry, now))
+      .filter((entry) => !isEnded(entry.session.status) && !this.leaseLive(entry, now) && !exclude.has(entry))
       .sort((a, b) => a.session.lastActiveAt - b.session.lastActiveAt)
       .slice(0, count)
   }
 
-  private globalVictims(count: number, exclude: ReadonlyArray<Entry>): Array<Entry> {
+  private globalVictims(count: number, exclude: ReadonlyArray<Entry>, expiring: ReadonlySet<Entry>): Array<Entry> {
     const now = this.now()
     const victims: Array<Entry> = []
     for (
@@ -493,7 +545,7 @@ export class MemoryState {
       entry !== null && victims.length < count;
       entry = this.recency.newerThan(entry)
     ) {
-      if (!this.leaseLive(entry, now) && !exclude.includes(entry)) victims.push(entry)
+      if (!this.leaseLive(entry, now) && !expiring.has(entry) && !exclude.includes(entry)) victims.push(entry)
     }
     return victims
   }

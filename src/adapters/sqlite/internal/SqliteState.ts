@@ -20,7 +20,7 @@ import {
   StoreError,
   VersionConflict
 } from "../../../domain/Errors.js"
-import { expiresAt, expiryReason } from "../../../domain/Expiry.js"
+import { asSeenAt, expiredSession, expiresAt, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
 import { isOwnerId, isSessionId, type OwnerId, type SessionId } from "../../../domain/Ids.js"
 import { transition } from "../../../domain/Lifecycle.js"
 import {
@@ -60,7 +60,7 @@ const leaseLive = (row: RowWithLease, now: number) => {
   return expires !== null && expires > now
 }
 
-/** The columns a batch reads to end a session. */
+/** The columns a batch reads to end a session, with the end of its lease (`null` without one). */
 interface LightRow {
   readonly seq: number
   readonly id: SessionId
@@ -68,8 +68,10 @@ interface LightRow {
   readonly status: LiveStatus
   readonly created_at: number
   readonly last_active_at: number
+  readonly expires_at: number
   readonly idle_timeout: number
   readonly max_lifetime: number
+  readonly lease_expires_at: number | null
 }
 
 /** Aborts a transaction with a typed result, which the transaction's caller returns. */
@@ -167,46 +169,75 @@ export class SqliteState {
   }
 
   /**
-   * Inserts first (the unique indexes check the id and the live name), then counts: over a limit, evicts the least
-   * recently active unleased sessions other than the new one, or aborts the transaction (the insert is undone).
+   * Inserts first (the unique indexes check the id and the live name), then counts: over a limit, records the expiry
+   * of sessions that have expired and stand in the way, then evicts the least recently active unleased sessions other
+   * than the new one, or aborts the transaction (the insert and those expiries are undone).
    */
   private insertNow(session: Session, options: InsertOptions): Inserted {
-    let seq: number
-    try {
-      seq = Number(this.st.insert.run(...encode(session)).lastInsertRowid)
-    } catch (error) {
-      // Either unique index may fire first for a retried insert that had landed: check the id before the name.
-      const idTaken = constraint(error, "sessions.id")
-      const nameTaken = constraint(error, "sessions.owner, sessions.name")
-      if (idTaken || (nameTaken && this.st.byId.get(session.id) !== undefined)) return this.existing(session)
-      if (nameTaken) throw new Abort(new SessionNameTaken({ owner: session.owner, name: session.name! }))
-      throw error
-    }
+    const now = this.now()
+    const ended: Array<Ended> = []
+    const seq = this.insertRow(session, now, ended)
+    if (typeof seq !== "number") return seq
     this.st.adjustCount.run(1, session.status)
     this.st.adjustOwner.run(session.owner, 1)
-    const now = this.now()
     const evict = options.capacityPolicy === "evict-lru"
-    const evicted: Array<Ended> = []
-    const ownerExcess = (this.st.ownerLive.get(session.owner) as { n: number }).n - options.maxSessionsPerOwner
+    let ownerExcess = (this.st.ownerLive.get(session.owner) as { n: number }).n - options.maxSessionsPerOwner
     if (ownerExcess > 0) {
-      if (evict) this.flush()
+      this.flush()
+      const due = this.st.ownerExpired.all(session.owner, now, seq, now, ownerExcess) as Array<LightRow>
+      ended.push(...this.endExpired(due))
+      ownerExcess -= due.length
+    }
+    if (ownerExcess > 0) {
       const victims = evict ? this.st.ownerVictims.all(session.owner, seq, now, ownerExcess) as Array<LightRow> : []
       if (victims.length < ownerExcess) {
         throw new Abort(new CapacityExceeded({ scope: "owner", limit: options.maxSessionsPerOwner }))
       }
-      evicted.push(...this.endBatch(victims, "evicted", () => "evicted: owner capacity" as EndReason, now))
+      ended.push(...this.endBatch(victims, "evicted", () => "evicted: owner capacity" as EndReason, () => now))
     }
     const counts = this.countsNow()
-    const globalExcess = counts.active + counts.waiting - options.maxSessions
+    let globalExcess = counts.active + counts.waiting - options.maxSessions
     if (globalExcess > 0) {
-      if (evict) this.flush()
+      this.flush()
+      const due = this.st.dueUnleased.all(now, now, globalExcess) as Array<LightRow>
+      ended.push(...this.endExpired(due))
+      globalExcess -= due.length
+    }
+    if (globalExcess > 0) {
       const victims = evict ? this.st.globalVictims.all(seq, now, globalExcess) as Array<LightRow> : []
       if (victims.length < globalExcess) {
         throw new Abort(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
       }
-      evicted.push(...this.endBatch(victims, "evicted", () => "evicted: capacity" as EndReason, now))
+      ended.push(...this.endBatch(victims, "evicted", () => "evicted: capacity" as EndReason, () => now))
     }
-    return { session, evicted }
+    return { session, ended }
+  }
+
+  /**
+   * Writes the new row and returns its seq; a live session holding the name that has expired is recorded as
+   * expired first (into `ended`). A retried insert that had landed returns its earlier result instead.
+   */
+  private insertRow(session: Session, now: EpochMillis, ended: Array<Ended>): number | Inserted {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return Number(this.st.insert.run(...encode(session)).lastInsertRowid)
+      } catch (error) {
+        // Either unique index may fire first for a retried insert that had landed: check the id before the name.
+        const idTaken = constraint(error, "sessions.id")
+        const nameTaken = constraint(error, "sessions.owner, sessions.name")
+        if (idTaken || (nameTaken && this.st.byId.get(session.id) !== undefined)) return this.existing(session)
+        if (!nameTaken) throw error
+        if (attempt === 0) {
+          this.flush()
+          const holder = this.st.liveByName.get(session.owner, session.name) as LightRow | undefined
+          if (holder !== undefined && hasExpired(limits(holder), holder.lease_expires_at, now)) {
+            ended.push(...this.endExpired([holder]))
+            continue
+          }
+        }
+        throw new Abort(new SessionNameTaken({ owner: session.owner, name: session.name! }))
+      }
+    }
   }
 
   /** Inserting an id that is stored: a retried insert that had landed (its result), or a conflict (aborts). */
@@ -216,14 +247,14 @@ export class SqliteState {
     if (
       stored !== undefined && Either.isRight(stored) && stored.right.owner === session.owner &&
       stored.right.createdAt === session.createdAt
-    ) return { session: this.view(stored.right), evicted: [] }
+    ) return { session: this.view(stored.right), ended: [] }
     throw new Abort(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
   }
 
   get(id: SessionId): Either.Either<Option.Option<Session>, CorruptRecord> {
     const row = this.st.byId.get(id) as SessionRow | undefined
     if (row === undefined) return Either.right(Option.none())
-    return Either.map(decode(row), (session) => Option.some(this.view(session)))
+    return Either.map(decode(row), (session) => Option.some(this.seen(session, this.now())))
   }
 
   update(id: SessionId, write: SessionWrite): Either.Either<
@@ -238,7 +269,7 @@ export class SqliteState {
     const row = this.st.byIdWithLease.get(id) as RowWithLease | undefined
     const current = this.liveSession(id, row)
     const leased = leaseLive(row!, now)
-    if (current.expiresAt <= now && !leased) return this.expireOne(current, now)
+    if (hasExpired(current, leaseExpiresAt(row!), now)) return this.expireOne(current, leaseExpiresAt(row!))
     if (write.fence !== undefined && !(leaseToken(row!) === write.fence && leased)) {
       throw new Abort(new StaleFencingToken({ id, token: write.fence }))
     }
@@ -306,12 +337,13 @@ export class SqliteState {
     return Either.right({ session: next, from: current.status })
   }
 
-  /** Expires the session if it is still due and unleased under the write lock; `undefined` if it no longer is. */
+  /** Expires the session if it still has expired under the write lock; `undefined` if it no longer has. */
   private lapseNow(id: SessionId): Transitioned | undefined {
     const now = this.now()
     const row = this.st.byIdWithLease.get(id) as RowWithLease | undefined
     const current = this.liveSession(id, row)
-    return current.expiresAt <= now && !leaseLive(row!, now) ? this.expireOne(current, now) : undefined
+    const leaseEnd = leaseExpiresAt(row!)
+    return hasExpired(current, leaseEnd, now) ? this.expireOne(current, leaseEnd) : undefined
   }
 
   list(query: ListQuery): Either.Either<Page, InvalidInput> {
@@ -325,7 +357,8 @@ export class SqliteState {
     const shape = {
       owner: query.owner !== undefined,
       status: query.status !== undefined,
-      kind: query.kind !== undefined
+      kind: query.kind !== undefined,
+      expired: query.status === "expired"
     }
     const params: Array<unknown> = [
       ...(shape.owner ? [query.owner] : []),
@@ -337,12 +370,17 @@ export class SqliteState {
     const rows = this.st.list(shape).all(...params) as Array<SessionRow>
     const more = rows.length > limit
     const page = more ? rows.slice(0, limit) : rows
+    const now = this.now()
     const sessions: Array<Session> = []
     const corrupt: Array<CorruptRecord> = []
     for (const row of page) {
       const decoded = decode(row)
       if (Either.isLeft(decoded)) corrupt.push(decoded.left)
-      else sessions.push(this.view(decoded.right))
+      else {
+        // Filtered again as seen now: a live row that has expired lists as expired (the cursor still follows rows).
+        const session = this.seen(decoded.right, now)
+        if (query.status === undefined || session.status === query.status) sessions.push(session)
+      }
     }
     return Either.right({ sessions, next: more ? cursorOf(page[page.length - 1]![0]) : null, corrupt })
   }
@@ -371,8 +409,7 @@ export class SqliteState {
 
   private expireNow(limit: number): ReadonlyArray<Ended> {
     const now = this.now()
-    const due = this.st.dueUnleased.all(now, now, limit) as Array<LightRow>
-    return this.endBatch(due, "expired", (row) => expiryReason(limits(row)) as EndReason, now)
+    return this.endExpired(this.st.dueUnleased.all(now, now, limit) as Array<LightRow>)
   }
 
   leastRecentlyActive(limit: number, owner?: OwnerId): ReadonlyArray<Session> {
@@ -398,9 +435,7 @@ export class SqliteState {
   private setActiveNow(owner: OwnerId, id: SessionId): Option.Option<SessionId> {
     const row = this.st.byId.get(id) as SessionRow | undefined
     if (row === undefined || row[2] !== owner) throw new Abort(new SessionNotFound({ id }))
-    if (row[5] !== "active" && row[5] !== "waiting") {
-      throw new Abort(new SessionEnded({ id, status: row[5] as "closed" }))
-    }
+    this.liveNow(id, row)
     const previous = this.st.activeOf.get(owner) as { session_id: SessionId } | undefined
     this.st.setActive.run(owner, id)
     return previous === undefined ? Option.none() : Option.some(previous.session_id)
@@ -409,7 +444,10 @@ export class SqliteState {
   getActive(owner: OwnerId): Either.Either<Option.Option<Session>, CorruptRecord> {
     const row = this.st.activeSession.get(owner) as SessionRow | undefined
     if (row === undefined) return Either.right(Option.none())
-    return Either.map(decode(row), (session) => Option.some(this.view(session)))
+    return Either.map(decode(row), (stored) => {
+      const session = this.seen(stored, this.now())
+      return isEnded(session.status) ? Option.none() : Option.some(session)
+    })
   }
 
   acquireLease(
@@ -423,9 +461,7 @@ export class SqliteState {
   private leaseNow(id: SessionId, holder: string, ttl: Duration.Duration): Lease {
     const row = this.st.byIdWithLease.get(id) as RowWithLease | undefined
     if (row === undefined) throw new Abort(new SessionNotFound({ id }))
-    if (row[5] !== "active" && row[5] !== "waiting") {
-      throw new Abort(new SessionEnded({ id, status: row[5] as "closed" }))
-    }
+    this.liveNow(id, row)
     const now = this.now()
     const current = leaseHolder(row)
     if (current !== null && leaseLive(row, now) && current !== holder) {
@@ -468,6 +504,29 @@ export class SqliteState {
     return this.pending.apply(session)
   }
 
+  /**
+   * The stored session as every observer sees it at `now`: with its buffered activity, and expired once it has
+   * (the lease is read only for a session that is due, the rare case).
+   */
+  private seen(stored: Session, now: number): Session {
+    const session = this.view(stored)
+    if (isEnded(session.status) || session.expiresAt > now) return session
+    const lease = this.st.leaseOf.get(session.id) as { expires_at: number } | undefined
+    return asSeenAt(session, lease === undefined ? null : lease.expires_at, now)
+  }
+
+  /**
+   * Aborts unless the row is a live session as seen now: `SessionEnded` for a tombstone or a session that has
+   * expired (not recorded here: the operations that call this do not record expiries), `CorruptRecord` for a row
+   * that does not decode.
+   */
+  private liveNow(id: SessionId, row: SessionRow): void {
+    const decoded = decode(row)
+    if (Either.isLeft(decoded)) throw new Abort(decoded.left)
+    const status = this.seen(decoded.right, this.now()).status
+    if (isEnded(status)) throw new Abort(new SessionEnded({ id, status }))
+  }
+
   /** The decoded live session of a row, or an `Abort` with why not (missing, corrupt, ended). */
   private liveSession(id: SessionId, row: SessionRow | undefined): Session {
     if (row === undefined) throw new Abort(new SessionNotFound({ id }))
@@ -478,15 +537,9 @@ export class SqliteState {
     return session
   }
 
-  /** Ends a due session on its own (a write found it due), as `expire` would. */
-  private expireOne(session: Session, now: EpochMillis): Transitioned {
-    const ended: Session = {
-      ...session,
-      status: "expired",
-      endedAt: now,
-      endReason: expiryReason(session) as EndReason,
-      version: session.version + 1
-    }
+  /** Records the expiry of a session that has expired (a write found it so), as `expire` would. */
+  private expireOne(session: Session, leaseEnd: number | null): Transitioned {
+    const ended = expiredSession(session, leaseEnd)
     this.store(ended, session.status)
     return { session: ended, from: session.status }
   }
@@ -518,33 +571,42 @@ export class SqliteState {
     }
   }
 
+  /** Records the expiry of live rows that have expired, each ended at its expiry instant with its reason. */
+  private endExpired(rows: ReadonlyArray<LightRow>): Array<Ended> {
+    return this.endBatch(
+      rows,
+      "expired",
+      (row) => expiryReason(limits(row)) as EndReason,
+      (row) => expiryInstant(row.expires_at as EpochMillis, row.lease_expires_at)
+    )
+  }
+
   /**
    * Ends a batch of live rows (expiry, eviction) with a few set statements, whatever the batch's size: the status
-   * columns by `seq`, grouped by reason, then leases, active pointers and counts. Reads no data column.
+   * columns in one statement over the batch as JSON, then leases, active pointers and counts. Reads no data column.
    */
   private endBatch(
     rows: ReadonlyArray<LightRow>,
     status: "expired" | "evicted",
     reason: (row: LightRow) => EndReason,
-    now: EpochMillis
+    at: (row: LightRow) => EpochMillis
   ): Array<Ended> {
     if (rows.length === 0) return []
-    const byReason = new Map<EndReason, Array<number>>()
+    const changes: Array<readonly [number, number, string]> = []
     const left = new Map<string, number>()
     const ended: Array<Ended> = []
     for (const row of rows) {
       const why = reason(row)
-      const group = byReason.get(why)
-      if (group === undefined) byReason.set(why, [row.seq])
-      else group.push(row.seq)
+      const endedAt = at(row)
+      changes.push([row.seq, endedAt, why])
       left.set(row.status, (left.get(row.status) ?? 0) + 1)
       this.pending.forget(row.id)
       // A row damaged beyond its id or owner is ended too, so it cannot hold up later batches, but not reported.
       if (isSessionId(row.id) && isOwnerId(row.owner)) {
-        ended.push({ id: row.id, owner: row.owner, from: row.status, status, endReason: why, endedAt: now })
+        ended.push({ id: row.id, owner: row.owner, from: row.status, status, endReason: why, endedAt })
       }
     }
-    for (const [why, seqs] of byReason) this.st.endBatch.run(status, now, why, JSON.stringify(seqs))
+    this.st.endBatch.run(status, JSON.stringify(changes))
     const ids = JSON.stringify(rows.map((row) => row.id))
     this.st.dropLeases.run(ids)
     this.st.dropPointers.run(ids)
@@ -577,6 +639,7 @@ export class SqliteState {
 const limits = (row: LightRow) => ({
   createdAt: row.created_at as EpochMillis,
   lastActiveAt: row.last_active_at as EpochMillis,
+  expiresAt: row.expires_at as EpochMillis,
   idleTimeout: row.idle_timeout as Millis,
   maxLifetime: row.max_lifetime as Millis
 })

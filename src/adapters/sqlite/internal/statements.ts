@@ -7,9 +7,9 @@ import { columns, rowColumns } from "./rows.js"
 
 const live = "status IN ('active', 'waiting')"
 const unleased = "NOT EXISTS (SELECT 1 FROM leases l WHERE l.session_id = s.id AND l.expires_at > ?)"
-/** The columns a batch needs to end a session: no data to decode. */
-const light = "s.seq, s.id, s.owner, s.status, s.created_at, s.last_active_at, s.idle_timeout, s.max_lifetime"
-const seqs = "SELECT value FROM json_each(?)"
+/** The columns a batch needs to end a session, with its lease's end: no data to decode. */
+const light = "s.seq, s.id, s.owner, s.status, s.created_at, s.last_active_at, s.expires_at, s.idle_timeout, " +
+  "s.max_lifetime, (SELECT l.expires_at FROM leases l WHERE l.session_id = s.id) AS lease_expires_at"
 const ids = "SELECT value FROM json_each(?)"
 const prefixed = rowColumns.split(", ").map((column) => `s.${column}`).join(", ")
 
@@ -44,8 +44,11 @@ export const sql = {
     AND ${unleased} ORDER BY s.last_active_at LIMIT ?`,
   write: `UPDATE sessions SET status = ?, last_active_at = ?, expires_at = ?, ended_at = ?, end_reason = ?,
     message_count = ?, response_times = ?, data = ?, version = ? WHERE id = ?`,
-  endBatch: `UPDATE sessions SET status = ?, ended_at = ?, end_reason = ?, version = version + 1
-    WHERE seq IN (${seqs})`,
+  endBatch: `UPDATE sessions SET status = ?, ended_at = j.value ->> 1, end_reason = j.value ->> 2,
+    version = version + 1 FROM json_each(?) AS j WHERE sessions.seq = j.value ->> 0`,
+  liveByName: `SELECT ${light} FROM sessions s WHERE s.owner = ? AND s.name = ? AND s.${live}`,
+  ownerExpired: `SELECT ${light} FROM sessions s INDEXED BY sessions_owner WHERE s.owner = ? AND s.${live}
+    AND s.expires_at <= ? AND s.seq <> ? AND ${unleased} ORDER BY s.expires_at LIMIT ?`,
   dropLeases: `DELETE FROM leases WHERE session_id IN (${ids})`,
   dropPointers: `DELETE FROM active_sessions WHERE session_id IN (${ids})`,
   activity: `UPDATE sessions SET last_active_at = max(last_active_at, ?), expires_at = max(expires_at, ?),
@@ -87,11 +90,17 @@ export interface ListShape {
  * ended sessions, or one kind, across all owners, is an operator's walk, not a hot path). Parameters: the filters
  * given, in that order, then the cursor's seq and the limit.
  */
-export const listSql = (shape: ListShape & { readonly waiting?: boolean }): string => {
+export const listSql = (shape: ListShape & { readonly waiting?: boolean; readonly expired?: boolean }): string => {
   const index = shape.owner ? "sessions_owner" : shape.waiting === true ? "sessions_waiting" : undefined
+  const status = shape.waiting === true
+    ? "status = 'waiting' AND status = ?"
+    // Live sessions may have expired without a record of it yet: the store presents them as expired.
+    : shape.expired === true
+    ? `(status = ? OR ${live})`
+    : "status = ?"
   const where = [
     ...(shape.owner ? ["owner = ?"] : []),
-    ...(shape.status ? [shape.waiting === true ? "status = 'waiting' AND status = ?" : "status = ?"] : []),
+    ...(shape.status ? [status] : []),
     ...(shape.kind ? ["kind = ?"] : []),
     "seq > ?"
   ]
@@ -103,7 +112,11 @@ export const listSql = (shape: ListShape & { readonly waiting?: boolean }): stri
 /** The prepared statements of one connection. */
 export type Statements =
   & { readonly [K in keyof typeof sql]: Database.Statement }
-  & { readonly list: (shape: ListShape & { readonly waiting?: boolean }) => Database.Statement }
+  & {
+    readonly list: (
+      shape: ListShape & { readonly waiting?: boolean; readonly expired?: boolean }
+    ) => Database.Statement
+  }
 
 /** The statements, prepared on `db`. */
 export const prepare = (db: Database.Database): Statements => {
@@ -116,8 +129,8 @@ export const prepare = (db: Database.Database): Statements => {
   const lists = new Map<string, Database.Statement>()
   return {
     ...prepared,
-    list: (shape: ListShape & { readonly waiting?: boolean }): Database.Statement => {
-      const key = `${shape.owner}${shape.status}${shape.kind}${shape.waiting === true}`
+    list: (shape: ListShape & { readonly waiting?: boolean; readonly expired?: boolean }): Database.Statement => {
+      const key = `${shape.owner}${shape.status}${shape.kind}${shape.waiting === true}${shape.expired === true}`
       let statement = lists.get(key)
       if (statement === undefined) {
         statement = db.prepare(listSql(shape)).raw(true)
