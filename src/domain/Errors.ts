@@ -2,11 +2,13 @@
  * The typed failures of effect-sessions: one `Schema.TaggedError` class per failure, and their union `SessionError`.
  *
  * Every class is serialisable (its schema encodes it to JSON), so the HTTP adapter sends errors as they are and a
- * client decodes them with the same schemas. Durations are encoded as milliseconds.
+ * client decodes them with the same schemas. Durations are encoded as milliseconds, the unit in the name (`retryAfterMs`).
  */
 import { Duration, Schema } from "effect"
 
-const Millis = Schema.DurationFromMillis
+/** A duration field, encoded as milliseconds under the field's name with `Ms` appended (`retryAfter` as `retryAfterMs`). */
+const millis = <K extends string>(name: K) =>
+  Schema.propertySignature(Schema.DurationFromMillis).pipe(Schema.fromKey(`${name}Ms` as const))
 
 /** A session's status, repeated here as a plain literal schema so errors do not depend on the Session module. */
 const Status = Schema.Literal("active", "waiting", "closed", "expired", "evicted")
@@ -91,7 +93,7 @@ export class VersionConflict extends Schema.TaggedError<VersionConflict>()("Vers
 export class SessionBusy extends Schema.TaggedError<SessionBusy>()("SessionBusy", {
   id: Schema.String,
   holder: Schema.String,
-  waited: Millis
+  waited: millis("waited")
 }) {
   override get message() {
     return `session ${this.id} is busy (held by ${this.holder}); gave up after ${Duration.format(this.waited)}`
@@ -125,7 +127,7 @@ export class StaleFencingToken extends Schema.TaggedError<StaleFencingToken>()("
 /** A rate limit was exceeded; the call may be retried after `retryAfter`. */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   key: Schema.String,
-  retryAfter: Millis
+  retryAfter: millis("retryAfter")
 }) {
   override get message() {
     return `rate limit exceeded for ${this.key}; retry after ${Duration.format(this.retryAfter)}`
@@ -135,7 +137,7 @@ export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited"
 /** An operation ran past its deadline and was interrupted. */
 export class OperationTimeout extends Schema.TaggedError<OperationTimeout>()("OperationTimeout", {
   operation: Schema.String,
-  after: Millis
+  after: millis("after")
 }) {
   override get message() {
     return `${this.operation} timed out after ${Duration.format(this.after)}`

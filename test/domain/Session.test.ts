@@ -112,9 +112,14 @@ describe("SessionError", () => {
     expect(tags.size).toBe(SessionError.members.length)
   })
 
-  it("encodes durations as milliseconds", () => {
+  it("encodes durations as milliseconds, with the unit in the field's name", () => {
     const wire = Schema.encodeSync(SessionError)(new RateLimited({ key: "k", retryAfter: Duration.seconds(2) }))
-    expect(wire).toEqual({ _tag: "RateLimited", key: "k", retryAfter: 2000 })
+    expect(wire).toEqual({ _tag: "RateLimited", key: "k", retryAfterMs: 2000 })
+    expect(Schema.encodeSync(SessionError)(new SessionBusy({ id: "x", holder: "h", waited: Duration.millis(5) })))
+      .toMatchObject({ waitedMs: 5 })
+    expect(
+      Schema.encodeSync(SessionError)(new OperationTimeout({ operation: "op", after: Duration.seconds(1) }))
+    ).toMatchObject({ afterMs: 1000 })
   })
 })
 

@@ -24,6 +24,31 @@ const counter = (metric: Metric.Metric.Counter<number>, instance: string) =>
 let run = 0
 
 describe("metrics", () => {
+  it.effect("every counter is exported at 0 from the start, before it first moves", () =>
+    Effect.gen(function*() {
+      yield* Manager
+      const snapshot = yield* Metric.snapshot
+      const names = [
+        "sessions_created_total",
+        "sessions_closed_total",
+        "sessions_expired_total",
+        "sessions_evicted_total",
+        "sessions_purged_total",
+        "session_version_conflicts_total",
+        "store_retries_total",
+        "rate_limited_total",
+        "events_dropped_total",
+        "sweep_failures_total"
+      ]
+      for (const name of names) {
+        const series = snapshot.filter((pair) =>
+          pair.metricKey.name === name &&
+          pair.metricKey.tags.some((tag) => tag.key === "instance" && tag.value === "fresh-counters")
+        )
+        expect(series.map((pair) => (pair.metricState as { count?: unknown }).count), name).toEqual([0])
+      }
+    }).pipe(Effect.provide(managerLayer({ sweepInterval: "1h" }, { instance: "fresh-counters" }))))
+
   it.effect.prop(
     "after a random concurrent workload the sessions gauge equals the store's counts, without a resync",
     [

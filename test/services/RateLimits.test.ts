@@ -51,6 +51,30 @@ describe("rate limits", () => {
       yield* m.create({ owner: "alice" })
     }).pipe(Effect.provide(managerLayer({ ownerRateLimit: "3/1m", sweepInterval: "1h" }))))
 
+  it.effect("calls by id made for an owner take from the owner's budget, however many sessions they spread over", () =>
+    Effect.gen(function*() {
+      const m = yield* Manager
+      const sessions = yield* Effect.all(Array.from({ length: 4 }, () => m.create({ owner: "alice" })))
+      const asAlice = { owner: "alice" }
+      // 4 creates took 4 of alice's 10 tokens; 6 scoped calls, each on a different session or kind, take the rest.
+      yield* m.get(sessions[0]!.id, asAlice)
+      yield* m.touch(sessions[1]!.id, asAlice)
+      yield* m.recordActivity(sessions[2]!.id, { messages: 1 }, asAlice)
+      yield* m.update(sessions[3]!.id, { n: 1 }, asAlice)
+      yield* m.wait(sessions[0]!.id, asAlice)
+      yield* m.withSession(sessions[1]!.id, () => Effect.void, asAlice)
+      for (const call of [
+        m.get(sessions[2]!.id, asAlice),
+        m.touch(sessions[3]!.id, asAlice),
+        m.close(sessions[0]!.id, asAlice),
+        m.activate("alice", sessions[1]!.id)
+      ]) {
+        expect(yield* Effect.flip(call)).toMatchObject({ _tag: "RateLimited", key: "owner:alice" })
+      }
+      // Unscoped calls (an operator's, trusted code's) do not spend the owner's budget.
+      expect((yield* m.get(sessions[2]!.id)).id).toBe(sessions[2]!.id)
+    }).pipe(Effect.provide(managerLayer({ ownerRateLimit: "10/1m", sweepInterval: "1h" }))))
+
   it("the key table stays at or under its cap with 1,000,000 distinct keys, forgetting the least recently used", () => {
     let now = 0
     const buckets = new TokenBuckets({ limit: 2, window: Duration.seconds(1) }, 10_000, () => now)

@@ -74,11 +74,14 @@ export class ManagerCore {
 
   /**
    * Runs `f` with the validated id if the call on this session is admitted: a well-formed id, a token from the
-   * session's bucket, and not shutting down, unless the call comes from work already in flight on this session
-   * (inside its `withSession`), which may finish what it is doing. Checked each time the effect runs.
+   * session's bucket and, for a call scoped to an owner, one from the owner's bucket too (so an owner's calls by id
+   * across its sessions share the owner's budget), and not shutting down, unless the call comes from work already in
+   * flight on this session (inside its `withSession`), which may finish what it is doing. Checked each time the
+   * effect runs.
    */
   admitted<A, E, R>(
     raw: unknown,
+    scope: AsOwner | undefined,
     f: (id: SessionId) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
     return Effect.suspend((): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
@@ -88,6 +91,10 @@ export class ManagerCore {
           FiberRef.get(heldLeases),
           (held): Effect.Effect<A, E | ShuttingDown, R> => held.has(raw) ? f(raw) : Effect.fail(new ShuttingDown())
         )
+      }
+      if (scope?.owner !== undefined) {
+        const owner = this.admitOwner(scope.owner)
+        if (Either.isLeft(owner)) return Effect.fail(owner.left)
       }
       const limited = this.limit(this.sessionLimits, "session", raw)
       return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw)

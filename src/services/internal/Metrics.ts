@@ -41,6 +41,20 @@ export const metrics = {
   storeLatency: Metric.histogram("store_op_latency_ms", latencyBoundaries, "Store call latency, in milliseconds")
 }
 
+/** Every counter of `metrics`. */
+const counters: ReadonlyArray<Metric.Metric.Counter<number>> = [
+  metrics.created,
+  metrics.closed,
+  metrics.expired,
+  metrics.evicted,
+  metrics.purged,
+  metrics.conflicts,
+  metrics.retries,
+  metrics.rateLimited,
+  metrics.eventsDropped,
+  metrics.sweepFailures
+]
+
 /** The labels and synchronous update functions of one manager's metrics. */
 export class ManagerMetrics {
   private readonly base: ReadonlyArray<MetricLabel.MetricLabel>
@@ -52,6 +66,9 @@ export class ManagerMetrics {
     this.byStatus = Object.fromEntries(
       statuses.map((status) => [status, [...this.base, MetricLabel.make("status", status)]])
     ) as unknown as Record<SessionStatus, ReadonlyArray<MetricLabel.MetricLabel>>
+    // Every counter exists from the start, at 0, as scrapers expect: a series that appears only once it first moves
+    // makes rate() and alerts on it blind until then.
+    for (const counter of counters) counter.unsafeUpdate(0, this.base)
   }
 
   count(counter: Metric.Metric.Counter<number>, by = 1): void {

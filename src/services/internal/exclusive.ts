@@ -32,7 +32,7 @@ export const exclusiveWrite = (
   operation: string,
   write: SessionWrite
 ): Effect.Effect<Session, ExclusiveError | InvalidTransition | VersionConflict> =>
-  core.admitted(raw, (id) => {
+  core.admitted(raw, scope, (id) => {
     const after = (t: Transitioned) => core.afterWrite(t, write.data !== undefined)
     const direct = core.direct
     if (direct !== undefined && !core.locks.isHeld(id)) {
@@ -82,7 +82,7 @@ export const withSession = <A, E, R>(
   work: (context: SessionContext) => Effect.Effect<A, E, R>,
   options: WithSessionOptions | undefined
 ): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> =>
-  core.admitted(raw, (id): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> => {
+  core.admitted(raw, options, (id): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> => {
     const deadline = durationInput("timeout", options?.timeout, core.config.operationTimeout)
     if (Either.isLeft(deadline)) return Effect.fail(deadline.left)
     const timeout = deadline.right

@@ -112,7 +112,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       })
 
     const get = (raw: string, scope?: AsOwner): Op<"get"> =>
-      core.admitted(raw, (id) => {
+      core.admitted(raw, scope, (id) => {
         const found = (session: Option.Option<Session>) =>
           Option.isSome(session) && (scope?.owner === undefined || session.value.owner === scope.owner)
             ? Either.right(session.value)
@@ -157,7 +157,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       input: Parameters<SessionManagerShape["recordActivity"]>[1] | undefined,
       scope: AsOwner | undefined
     ): Op<"touch"> =>
-      core.admitted(raw, (id): Op<"touch"> => {
+      core.admitted(raw, scope, (id): Op<"touch"> => {
         const act = input === undefined ? Either.right(undefined) : activityOf(input, config.responseTimeWindow)
         if (Either.isLeft(act)) {
           return Effect.fail(act.left)
@@ -185,23 +185,18 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
     }
 
     const activate = (rawOwner: string, raw: string): Op<"activate"> =>
-      Effect.suspend((): Op<"activate"> => {
-        const owner = core.admitOwner(rawOwner)
-        if (Either.isLeft(owner)) {
-          return Effect.fail(owner.left)
-        }
-        return Effect.flatMap(activity(raw, undefined, { owner: owner.right }), (session) =>
-          Effect.map(store.setActive(owner.right, session.id), (previous) => {
-            core.publish({
-              _tag: "Activated",
-              at: core.now(),
-              id: session.id,
-              owner: session.owner,
-              previous: Option.getOrNull(previous)
-            })
-            return session
-          }))
-      })
+      // The touch is scoped to the owner, so it takes the owner's token (once) and checks the session is theirs.
+      Effect.flatMap(activity(raw, undefined, { owner: rawOwner }), (session) =>
+        Effect.map(store.setActive(session.owner, session.id), (previous) => {
+          core.publish({
+            _tag: "Activated",
+            at: core.now(),
+            id: session.id,
+            owner: session.owner,
+            previous: Option.getOrNull(previous)
+          })
+          return session
+        }))
 
     const update = (
       raw: string,
