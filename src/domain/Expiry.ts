@@ -32,6 +32,18 @@ export const limitsOf = (policy: ExpiryPolicy): { readonly idleTimeout: Millis; 
 export const expiresAt = (session: ExpiryLimits, lastActiveAt: EpochMillis): EpochMillis =>
   Math.min(lastActiveAt + session.idleTimeout, session.createdAt + session.maxLifetime, maxEpochMillis) as EpochMillis
 
+/**
+ * A session's activity fields after activity at `now`: `lastActiveAt` moves to now (never back) and `expiresAt`
+ * follows it. Touches and every write that leaves the session live record activity this way.
+ */
+export const activeAt = (
+  session: ExpiryLimits & { readonly lastActiveAt: EpochMillis },
+  now: EpochMillis
+): { readonly lastActiveAt: EpochMillis; readonly expiresAt: EpochMillis } => {
+  const lastActiveAt = now > session.lastActiveAt ? now : session.lastActiveAt
+  return { lastActiveAt, expiresAt: expiresAt(session, lastActiveAt) }
+}
+
 /** Why a session expires at its `expiresAt`: it reaches its absolute lifetime first, or it is idle too long. */
 export const expiryReason = (
   session: ExpiryLimits & { readonly lastActiveAt: EpochMillis }

@@ -212,6 +212,21 @@ export const sessionStoreContract = <E>(
           expect(again.session.version).toBe(3)
         }))
 
+      test("a data or status write is activity: lastActiveAt moves to now and expiresAt follows", () =>
+        Effect.gen(function*() {
+          const s = yield* store
+          const session = yield* aSession()
+          yield* s.insert(session, roomy)
+          yield* TestClock.adjust("10 minutes")
+          const written = yield* s.update(session.id, { data: { turn: 1 } })
+          expect(written.session).toMatchObject({ lastActiveAt: 600_000, expiresAt: 600_000 + 15 * 60_000 })
+          yield* TestClock.adjust("10 minutes")
+          // Without the write, the session would have expired at 15 minutes.
+          const waited = yield* s.update(session.id, { event: "wait" })
+          expect(waited.session).toMatchObject({ status: "waiting", lastActiveAt: 1_200_000 })
+          expect(Option.getOrThrow(yield* s.get(session.id))).toEqual(waited.session)
+        }))
+
       test("two writers with the same expected version: exactly one wins, the other gets VersionConflict", () =>
         Effect.gen(function*() {
           const s = yield* store

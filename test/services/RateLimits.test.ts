@@ -63,12 +63,14 @@ describe("rate limits", () => {
       yield* m.update(sessions[3]!.id, { n: 1 }, asAlice)
       yield* m.wait(sessions[0]!.id, asAlice)
       yield* m.withSession(sessions[1]!.id, () => Effect.void, asAlice)
-      for (const call of [
-        m.get(sessions[2]!.id, asAlice),
-        m.touch(sessions[3]!.id, asAlice),
-        m.close(sessions[0]!.id, asAlice),
-        m.activate("alice", sessions[1]!.id)
-      ]) {
+      for (
+        const call of [
+          m.get(sessions[2]!.id, asAlice),
+          m.touch(sessions[3]!.id, asAlice),
+          m.close(sessions[0]!.id, asAlice),
+          m.activate("alice", sessions[1]!.id)
+        ]
+      ) {
         expect(yield* Effect.flip(call)).toMatchObject({ _tag: "RateLimited", key: "owner:alice" })
       }
       // Unscoped calls (an operator's, trusted code's) do not spend the owner's budget.

@@ -16,7 +16,7 @@ import {
   StoreError,
   VersionConflict
 } from "../../../domain/Errors.js"
-import { asSeenAt, expiresAt, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
+import { activeAt, asSeenAt, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { transition } from "../../../domain/Lifecycle.js"
 import {
@@ -213,7 +213,9 @@ export class MemoryState {
       this.statusCounts[current.status]--
       this.statusCounts[status]++
     }
-    entry.session = { ...current, status, data, version: current.version + 1 }
+    // A write is activity: its expiry moves out like a touch's (the heap re-keys it lazily, later only).
+    entry.session = { ...current, ...activeAt(current, now), status, data, version: current.version + 1 }
+    this.recency.use(entry)
     return Either.right({ session: entry.session, from: current.status })
   }
 
@@ -222,13 +224,11 @@ export class MemoryState {
     const entry = this.writable(id, now)
     if (!(entry instanceof Entry)) return entry
     const current = entry.session
-    const lastActiveAt = now > current.lastActiveAt ? now : current.lastActiveAt
     const next: Session = activity === undefined
-      ? { ...current, lastActiveAt, expiresAt: expiresAt(current, lastActiveAt) }
+      ? { ...current, ...activeAt(current, now) }
       : {
         ...current,
-        lastActiveAt,
-        expiresAt: expiresAt(current, lastActiveAt),
+        ...activeAt(current, now),
         messageCount: current.messageCount + activity.messages,
         responseTimes: activity.responseTime === null
           ? current.responseTimes

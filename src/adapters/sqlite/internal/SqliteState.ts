@@ -20,7 +20,7 @@ import {
   StoreError,
   VersionConflict
 } from "../../../domain/Errors.js"
-import { asSeenAt, expiredSession, expiresAt, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
+import { activeAt, asSeenAt, expiredSession, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
 import { isOwnerId, isSessionId, type OwnerId, type SessionId } from "../../../domain/Ids.js"
 import { transition } from "../../../domain/Lifecycle.js"
 import {
@@ -292,7 +292,8 @@ export class SqliteState {
         endReason: write.reason ?? ("closed" as EndReason),
         version: current.version + 1
       }
-      : { ...current, status, data, version: current.version + 1 }
+      // A write is activity: its expiry moves out like a touch's.
+      : { ...current, ...activeAt(current, now), status, data, version: current.version + 1 }
     this.store(next, current.status)
     return { session: next, from: current.status }
   }
@@ -321,11 +322,9 @@ export class SqliteState {
         return this.touch(id, activity)
       }
     }
-    const lastActiveAt = now > current.lastActiveAt ? now : current.lastActiveAt
     const next: Session = {
       ...current,
-      lastActiveAt,
-      expiresAt: expiresAt(current, lastActiveAt),
+      ...activeAt(current, now),
       messageCount: current.messageCount + (activity?.messages ?? 0),
       responseTimes: activity === undefined || activity.responseTime === null
         ? current.responseTimes
