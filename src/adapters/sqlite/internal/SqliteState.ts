@@ -88,6 +88,9 @@ const seqOf = (cursor: Cursor): Either.Either<number, InvalidInput> =>
       new InvalidInput({ field: "cursor", reason: "is not a cursor from this store", expected: "a page's next" })
     )
 
+/** Free pages given back to the file system in one step of `reclaim` (8 MiB of 4 KiB pages). */
+const reclaimPages = 2048
+
 const zero = (): Record<SessionStatus, number> => ({ active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 })
 
 const constraint = (error: unknown, index: string): boolean =>
@@ -418,13 +421,28 @@ export class SqliteState {
   }
 
   purge(retention: Duration.Duration, limit: number): number {
-    return this.writeTx(() => {
+    const purged = this.writeTx(() => {
       const deleted = this.st.purge.all(this.now() - Duration.toMillis(retention), limit) as Array<{ status: string }>
       const byStatus = new Map<string, number>()
       for (const row of deleted) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1)
       for (const [status, n] of byStatus) this.st.adjustCount.run(-n, status)
       return deleted.length
     }) as number
+    if (purged > 0) this.reclaim()
+    return purged
+  }
+
+  /**
+   * Gives free pages back to the file system once they are a large share of the file (after large purges), a bounded
+   * number per call so no call holds the write lock long, then cuts the WAL file back. Pages freed by purges are
+   * reused by later inserts anyway; this is what makes the file shrink when the store holds less for good.
+   */
+  private reclaim(): void {
+    const free = this.db.pragma("freelist_count", { simple: true }) as number
+    const pages = this.db.pragma("page_count", { simple: true }) as number
+    if (free < reclaimPages && free * 4 < pages) return
+    this.db.pragma(`incremental_vacuum(${reclaimPages})`)
+    this.db.pragma("wal_checkpoint(TRUNCATE)")
   }
 
   setActive(owner: OwnerId, id: SessionId): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> {

@@ -16,6 +16,24 @@ export interface OpenOptions {
 
 const inMemory = (filename: string) => filename === ":memory:" || filename.startsWith("file:")
 
+/** The size, in bytes, the WAL file is cut back to after a checkpoint. */
+const walSizeLimit = 16 * 1024 * 1024
+
+/**
+ * Makes the file give back the pages that purged sessions free (`auto_vacuum = INCREMENTAL`, used by the store after
+ * large purges). A new file is set up so before its first table; a file made without it is rewritten once
+ * (`VACUUM`), which an effect-sessions database made by an earlier version needs only the first time it is opened.
+ */
+const incrementalVacuum = (db: Database.Database): void => {
+  if ((db.pragma("auto_vacuum", { simple: true }) as number) === 2) return
+  const app = db.pragma("application_id", { simple: true }) as number
+  const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }
+  // Never rewrite a file of another application: `migrate` refuses it next, unchanged.
+  if (app !== applicationId && tables.n > 0) return
+  db.pragma("auto_vacuum = INCREMENTAL")
+  if (tables.n > 0) db.exec("VACUUM")
+}
+
 /**
  * Opens `filename` for reading and writing (creating its directory and the file if missing), sets WAL, the
  * synchronous level, the busy timeout and foreign keys, and migrates it. Fails `StoreError` for files that cannot be
@@ -29,14 +47,18 @@ export const openDatabase = (options: OpenOptions): Effect.Effect<Database.Datab
       }
       const db = new Database(options.filename)
       try {
+        db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
+        // Before the WAL switch: that writes the file's first page, after which the vacuum mode is fixed.
+        incrementalVacuum(db)
         if (!inMemory(options.filename)) {
           db.pragma("journal_mode = WAL")
         }
         db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`)
-        db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
         db.pragma("foreign_keys = ON")
         db.pragma("cache_size = -65536")
         db.pragma("temp_store = MEMORY")
+        // After a checkpoint, the WAL file is cut back to this size rather than keeping its largest size forever.
+        db.pragma(`journal_size_limit = ${walSizeLimit}`)
         const migrated = migrate(db)
         if (Either.isLeft(migrated)) throw migrated.left
         return db
