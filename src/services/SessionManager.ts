@@ -164,6 +164,15 @@ export interface SessionManagerShape {
     work: (context: SessionContext) => Effect.Effect<A, E, R>,
     options?: WithSessionOptions
   ) => Effect.Effect<A, E | ExclusiveError | OperationTimeout, R>
+  /**
+   * For operators: removes the record stored under the id whatever its state, one that cannot be read
+   * (`CorruptRecord`) included, keeping it aside where the store can (SQLite: its quarantine table). Returns whether
+   * there was one. A live session removed this way leaves no tombstone and publishes no event; use `close` for that.
+   */
+  readonly remove: (
+    id: string,
+    options?: { readonly reason?: string | undefined }
+  ) => Effect.Effect<boolean, InvalidInput | RateLimited | ShuttingDown | StoreFailure>
   /** Counts by status, and the manager's own bounded tables. */
   readonly stats: Effect.Effect<Stats, StoreFailure>
   /** One owner's sessions by status, tombstones included. */

@@ -310,6 +310,14 @@ export interface SessionStoreShape {
   readonly leases: Effect.Effect<ReadonlyArray<Lease>, StoreFailure>
 
   /**
+   * Removes the record stored under `id`, whatever its state, a record that cannot be decoded included, with its
+   * lease and active pointer, and keeps it aside where the store can (SQLite: its quarantine table, with `reason`).
+   * Counts follow. Returns whether there was a record. For operators: it is how a single damaged record goes without
+   * a repair run; it is never part of a session's lifecycle (no tombstone is left).
+   */
+  readonly remove: (id: SessionId, reason: string) => Effect.Effect<boolean, StoreFailure>
+
+  /**
    * Writes any activity the store holds in memory (stores that coalesce touches); a no-op for the others. Called by
    * the sweeper and on shutdown.
    */

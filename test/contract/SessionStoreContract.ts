@@ -816,6 +816,33 @@ export const sessionStoreContract = <E>(
 
     invariantCases(layer, options.propertyRuns ?? 100)
 
+    test("remove takes a record away whatever its state, with its lease and pointer; counts follow", () =>
+      Effect.gen(function*() {
+        const s = yield* store
+        const live = yield* aSession({ owner: "alice", name: "again" })
+        const ended = yield* aSession({ owner: "alice" })
+        for (const x of [live, ended]) yield* s.insert(x, roomy)
+        yield* s.setActive(owner("alice"), live.id)
+        yield* s.acquireLease(live.id, "worker", Duration.hours(1))
+        yield* s.update(ended.id, { event: "close" })
+        expect(yield* s.remove(live.id, "removed in a test")).toBe(true)
+        expect(yield* s.remove(ended.id, "removed in a test")).toBe(true)
+        expect(yield* s.remove(live.id, "again")).toBe(false)
+        expect(Option.isNone(yield* s.get(live.id))).toBe(true)
+        expect(Option.isNone(yield* s.getActive(owner("alice")))).toBe(true)
+        expect(yield* s.leases).toEqual([])
+        expect(yield* s.counts).toEqual({ active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 })
+        expect(yield* s.ownerCounts(owner("alice"))).toEqual({
+          active: 0,
+          waiting: 0,
+          closed: 0,
+          expired: 0,
+          evicted: 0
+        })
+        // Its name is free again.
+        yield* s.insert(yield* aSession({ owner: "alice", name: "again" }), roomy)
+      }))
+
     test("every failure is typed: no store call dies", () =>
       Effect.gen(function*() {
         const s = yield* store

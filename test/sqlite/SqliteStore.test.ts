@@ -4,9 +4,10 @@ import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Scope, TestClock
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { applicationId, schemaVersion } from "../../src/adapters/sqlite/internal/schema.js"
-import { SessionStore } from "../../src/index.js"
+import { SessionManager, SessionStore } from "../../src/index.js"
 import { SqliteStore } from "../../src/sqlite.js"
 import { aSession, roomy } from "../contract/fixtures.js"
+import { config } from "../support/manager.js"
 import { tempDir } from "../support/sqlite.js"
 
 /** Builds a store on `file` in a scope of its own, returning the store and the scope to close. */
@@ -165,6 +166,39 @@ describe("SqliteStore: failures", () => {
       expect(ended.map((t) => t.id).sort()).toEqual([good.id, bad.id, worse.id].sort())
       expect(yield* store.counts).toMatchObject({ active: 0, expired: 3 })
       expect(yield* store.expire(10)).toEqual([])
+    }))
+})
+
+describe("SqliteStore: one damaged record", () => {
+  it.scoped("an operator removes a session that cannot be read, without a repair run; it is kept in quarantine", () =>
+    Effect.gen(function*() {
+      const file = Path.join(yield* tempDir, "sessions.db")
+      const scope = yield* Scope.make()
+      const layer = SessionManager.layer(config(), { sweeper: false }).pipe(
+        Layer.provideMerge(SqliteStore.layer({ filename: file }))
+      )
+      const context = yield* Layer.buildWithScope(layer, scope)
+      const m = context.unsafeMap.get(SessionManager.SessionManager.key) as SessionManager.SessionManagerShape
+      const broken = yield* m.create({ owner: "alice", name: "chat" })
+      const fine = yield* m.create({ owner: "alice" })
+      yield* m.activate("alice", broken.id)
+      // What an earlier version's unchecked durations left behind: a row no read can decode.
+      const db = raw(file)
+      db.prepare("UPDATE sessions SET expires_at = 1e308, idle_timeout = 1.5 WHERE id = ?").run(broken.id)
+      for (const call of [m.get(broken.id), m.touch(broken.id), m.close(broken.id)]) {
+        expect(yield* Effect.flip(call)).toMatchObject({ _tag: "CorruptRecord", id: broken.id })
+      }
+      expect(yield* m.remove(broken.id, { reason: "unreadable expires_at" })).toBe(true)
+      expect(yield* Effect.flip(m.get(broken.id))).toMatchObject({ _tag: "SessionNotFound" })
+      expect((yield* m.get(fine.id)).status).toBe("active")
+      expect((yield* m.stats).counts).toMatchObject({ active: 1 })
+      // Its name and its slot are free, and the row waits in quarantine for whoever investigates.
+      yield* m.create({ owner: "alice", name: "chat" })
+      const kept = db.prepare("SELECT id, reason, row FROM quarantine").all() as Array<Record<string, string>>
+      expect(kept.map((row) => [row["id"], row["reason"]])).toEqual([[broken.id, "unreadable expires_at"]])
+      expect(JSON.parse(kept[0]!["row"]!)).toMatchObject({ id: broken.id, expires_at: 1e308 })
+      db.close()
+      yield* Scope.close(scope, Exit.void)
     }))
 })
 

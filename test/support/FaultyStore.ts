@@ -93,6 +93,7 @@ export const layer = <E, R>(inner: Layer.Layer<SessionStore, E, R>): Layer.Layer
         renewLease: (...args) => call("renewLease", args, store.renewLease(...args)),
         releaseLease: (...args) => call("releaseLease", args, store.releaseLease(...args)),
         leases: call("leases", [], store.leases),
+        remove: (...args) => call("remove", args, store.remove(...args)),
         flush: call("flush", [], store.flush)
       }
       return Context.make(SessionStore, wrapped).pipe(

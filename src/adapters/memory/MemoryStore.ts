@@ -35,6 +35,7 @@ export const make: Effect.Effect<SessionStoreShape> = Effect.map(Effect.clock, (
     renewLease: (lease, ttl) => Effect.suspend(() => state.renewLease(lease, ttl)),
     releaseLease: (lease) => Effect.sync(() => state.releaseLease(lease)),
     leases: Effect.sync(() => state.leases()),
+    remove: (id, reason) => Effect.sync(() => state.remove(id, reason)),
     flush: Effect.void
   }
 })

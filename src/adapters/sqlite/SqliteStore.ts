@@ -118,6 +118,7 @@ export const make = (options: SqliteStoreOptions) =>
       acquireLease: (id, holder, ttl) => attempt("acquireLease", () => state.acquireLease(id, holder, ttl)),
       renewLease: (lease, ttl) => attempt("renewLease", () => state.renewLease(lease, ttl)),
       releaseLease: (lease) => attempt("releaseLease", () => ok(state.releaseLease(lease))),
+      remove: (id, reason) => attempt("remove", () => ok(state.remove(id, reason))),
       leases: attempt("leases", () => ok(state.leases())),
       flush: attempt("flush", () => ok(state.flush()))
     }

@@ -105,6 +105,7 @@ export const guardStore = (
     renewLease: (lease, ttl) => guard("renewLease", store.renewLease(lease, ttl)),
     releaseLease: (lease) => guard("releaseLease", store.releaseLease(lease)),
     leases: guard("leases", store.leases),
+    remove: (id, reason) => guard("remove", store.remove(id, reason)),
     flush: guard("flush", store.flush)
   }
 }

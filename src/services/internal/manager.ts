@@ -5,7 +5,7 @@
 import { Deferred, Effect, Either, Fiber, Option } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { validateData } from "../../domain/Data.js"
-import { SessionNotFound, ShuttingDown } from "../../domain/Errors.js"
+import { type InvalidInput, SessionNotFound, ShuttingDown, type StoreFailure } from "../../domain/Errors.js"
 import {
   defaultKind,
   makeSessionId,
@@ -255,6 +255,19 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           })
         ),
       withSession: (id, work, options) => withSession(core, id, work, options),
+      remove: (raw, options) =>
+        traced(
+          "remove",
+          core.admitted(raw, undefined, (id): Effect.Effect<boolean, InvalidInput | StoreFailure> => {
+            const reason = options?.reason ?? "removed by an operator"
+            if (typeof reason !== "string" || reason.length < 1 || reason.length > 256) {
+              return Effect.fail(invalid("reason", `is ${String(reason).length} characters`, "1 to 256 characters"))
+            }
+            return Effect.flatMap(store.remove(id, reason), (removed) =>
+              // The record may not have read, so its status is not known: the gauge follows the store's counts.
+              Effect.as(Effect.map(store.counts, (counts) => core.meter.resync(counts)), removed))
+          })
+        ),
       stats: Effect.map(store.counts, (counts) => ({
         counts,
         live: liveCount(counts),

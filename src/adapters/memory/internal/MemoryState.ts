@@ -328,10 +328,18 @@ export class MemoryState {
     while (purged < limit && this.tombstones.peekKey() <= cutoff) {
       const entry = this.tombstones.pop()
       if (entry.removed) continue
-      this.remove(entry)
+      this.drop(entry)
       purged++
     }
     return purged
+  }
+
+  remove(id: SessionId, reason: string): boolean {
+    const entry = this.byId.get(id)
+    if (entry === undefined) return false
+    if (!isEnded(entry.session.status)) this.end(entry, "closed", reason.slice(0, 256) as EndReason, this.now())
+    this.drop(entry)
+    return true
   }
 
   setActive(owner: OwnerId, id: SessionId): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> {
@@ -493,7 +501,7 @@ export class MemoryState {
   }
 
   /** Deletes a tombstone from every index. */
-  private remove(entry: Entry): void {
+  private drop(entry: Entry): void {
     const session = entry.session
     entry.removed = true
     this.byId.delete(session.id)

@@ -31,7 +31,8 @@ import {
   type Millis,
   type Session,
   type SessionStatus,
-  type StatusCounts
+  type StatusCounts,
+  statuses
 } from "../../../domain/Session.js"
 import type {
   ActivityRecord,
@@ -443,6 +444,29 @@ export class SqliteState {
     if (free < reclaimPages && free * 4 < pages) return
     this.db.pragma(`incremental_vacuum(${reclaimPages})`)
     this.db.pragma("wal_checkpoint(TRUNCATE)")
+  }
+
+  /**
+   * Moves the row stored under `id` to the quarantine table, whatever it holds, with its lease and active pointer
+   * (deleted with it), keeping the counters right for a row whose status and owner still read.
+   */
+  remove(id: SessionId, reason: string): boolean {
+    return this.writeTx.immediate(() => {
+      const row = this.st.wholeRow.get(id) as Record<string, unknown> | undefined
+      if (row === undefined) return false
+      this.pending.forget(id)
+      this.st.quarantine.run(id, JSON.stringify(row), reason, this.now())
+      const ids = JSON.stringify([id])
+      this.st.dropLeases.run(ids)
+      this.st.dropPointers.run(ids)
+      this.st.deleteRow.run(row["seq"])
+      const status = row["status"]
+      if (typeof status === "string" && (statuses as ReadonlyArray<string>).includes(status)) {
+        this.st.adjustCount.run(-1, status)
+        if (!isEnded(status as SessionStatus) && typeof row["owner"] === "string") this.ownerEnded(row["owner"], 1)
+      }
+      return true
+    }) as boolean
   }
 
   setActive(owner: OwnerId, id: SessionId): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> {

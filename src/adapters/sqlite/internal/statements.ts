@@ -74,7 +74,10 @@ export const sql = {
     expires_at = excluded.expires_at`,
   renewLease: "UPDATE leases SET expires_at = ? WHERE session_id = ? AND token = ? AND expires_at > ?",
   releaseLease: "DELETE FROM leases WHERE session_id = ? AND token = ?",
-  leases: "SELECT session_id, holder, token, expires_at FROM leases ORDER BY session_id"
+  leases: "SELECT session_id, holder, token, expires_at FROM leases ORDER BY session_id",
+  wholeRow: "SELECT * FROM sessions WHERE id = ?",
+  quarantine: "INSERT INTO quarantine (id, row, reason, quarantined_at) VALUES (?, ?, ?, ?)",
+  deleteRow: "DELETE FROM sessions WHERE seq = ?"
 } as const
 
 /** The filters of a listing that select a statement: owner, status and kind, each present or not. */
