@@ -7,7 +7,7 @@ import { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
 import { EndReason, EpochMillis, LiveStatus } from "./Session.js"
 
 const common = {
-  /** Position in the manager's event sequence: 1, 2, 3, ... with no gaps. */
+  /** Position in this run of the manager's event sequence (see `EventPosition`): 1, 2, 3, ... with no gaps. */
   seq: Schema.Number,
   at: EpochMillis,
   id: SessionId,
@@ -53,10 +53,25 @@ export type SessionEvent = typeof SessionEvent.Type
 
 /**
  * In a subscription, in place of `count` events (sequence numbers `from` to `from + count - 1`) that the subscriber
- * fell too far behind to receive: the bounded buffer had already dropped them.
+ * fell too far behind to receive: the bounded buffer had already dropped them. With `restarted`, the subscriber
+ * resumed from a position of an earlier run of the manager (before a restart, or of another node): whatever happened
+ * after that position and before this run is unknown here, and `from`/`count` cover only this run's dropped events.
  */
-export const EventsMissed = Schema.TaggedStruct("EventsMissed", { from: Schema.Number, count: Schema.Number })
+export const EventsMissed = Schema.TaggedStruct("EventsMissed", {
+  from: Schema.Number,
+  count: Schema.Number,
+  restarted: Schema.optional(Schema.Boolean)
+})
 export type EventsMissed = typeof EventsMissed.Type
+
+/**
+ * A position in a manager's event sequence that survives restarts: the `epoch` names one run of the manager (its
+ * sequence numbers start at 1 again in the next one), `seq` the last event seen in it.
+ */
+export interface EventPosition {
+  readonly epoch: string
+  readonly seq: number
+}
 
 /** What a subscription yields: events in sequence order, with a gap marker wherever events were dropped. */
 export const SubscriptionItem = Schema.Union(SessionEvent, EventsMissed)

@@ -30,7 +30,7 @@ import type {
   StoreFailure,
   VersionConflict
 } from "../domain/Errors.js"
-import type { SubscriptionItem } from "../domain/Events.js"
+import type { EventPosition, SubscriptionItem } from "../domain/Events.js"
 import type { Session, SessionStatus, StatusCounts } from "../domain/Session.js"
 import { makeManager } from "./internal/manager.js"
 import type { Lease, Page, SessionStore } from "./SessionStore.js"
@@ -93,7 +93,7 @@ export interface Stats {
   readonly inFlight: number
   readonly locksHeld: number
   readonly rateLimitKeys: number
-  readonly events: { readonly lastSeq: number; readonly buffered: number }
+  readonly events: { readonly epoch: string; readonly lastSeq: number; readonly buffered: number }
   readonly sweeps: { readonly runs: number; readonly failures: number }
 }
 
@@ -178,11 +178,15 @@ export interface SessionManagerShape {
   /** One owner's sessions by status, tombstones included. */
   readonly ownerStats: (owner: string) => Effect.Effect<StatusCounts, CommonError>
   /**
-   * Session events after sequence number `after` (replayed from the bounded buffer; default: from now on), then live
-   * ones, until the manager shuts down. A subscriber that falls more than `eventBuffer` events behind receives
+   * Session events after `after` (replayed from the bounded buffer; default: from now on), then live ones, until the
+   * manager shuts down. `after` is a sequence number of this run, or an `EventPosition` (`{ epoch, seq }`, with
+   * `eventEpoch`) that survives restarts: a position from an earlier run gets `EventsMissed` with `restarted` and every
+   * event still kept, never a silent gap. A subscriber that falls more than `eventBuffer` events behind receives
    * `EventsMissed` in place of what it lost; it never slows the manager.
    */
-  readonly events: (after?: number) => Stream.Stream<SubscriptionItem>
+  readonly events: (after?: number | EventPosition) => Stream.Stream<SubscriptionItem>
+  /** Names this run of the event sequence (sequence numbers start again at 1 in the next run); see `events`. */
+  readonly eventEpoch: string
   /** One sweep now: expire due sessions, purge old tombstones, forget idle rate-limit keys, flush the store. */
   readonly sweep: Effect.Effect<SweepReport, StoreFailure | ShuttingDown>
 }

@@ -189,7 +189,10 @@ describe.each(modes)("HTTP API (%s)", (_mode, start) => {
       until: (seen) => seen.some((event) => event.event === "Closed")
     })
     expect(resumed.map((event) => event.event)).toEqual(["Closed"])
-    expect(Number(resumed[0]!.id)).toBeGreaterThan(Number(events[1]!.id))
+    // Ids are <epoch>-<seq>: the same run, a later event.
+    const [epoch, seq] = events[1]!.id.split("-")
+    expect(resumed[0]!.id.split("-")[0]).toBe(epoch)
+    expect(Number(resumed[0]!.id.split("-")[1])).toBeGreaterThan(Number(seq))
 
     const badId = await call(service, "GET", "/events", { token, headers: { "last-event-id": "yesterday" } })
     expect(badId.status).toBe(400)

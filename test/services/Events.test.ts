@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Metric, MetricLabel, Option, Stream, TestClock } from "effect"
+import { Chunk, Context, Effect, Fiber, Layer, Metric, MetricLabel, Option, Stream, TestClock } from "effect"
 import { SessionManager } from "../../src/index.js"
 import { metrics } from "../../src/services/internal/Metrics.js"
 import { managerLayer } from "../support/manager.js"
@@ -72,8 +72,35 @@ describe("session events", () => {
       expect(fromFive.slice(1).map((e) => (e as { seq: number }).seq)).toEqual([8, 9, 10, 11, 12, 13, 14, 15])
       const fromTwelve = Chunk.toArray(yield* Stream.runCollect(Stream.take(m.events(12), 3)))
       expect(fromTwelve.map((e) => (e as { seq: number }).seq)).toEqual([13, 14, 15])
-      expect((yield* m.stats).events).toEqual({ lastSeq: 15, buffered: 8 })
+      expect((yield* m.stats).events).toMatchObject({ lastSeq: 15, buffered: 8 })
     }).pipe(Effect.provide(managerLayer({ eventBuffer: 8, sweepInterval: "1h" }))))
+
+  it.effect("a position from an earlier run (a restart) gets EventsMissed and every event kept, never a silent gap", () =>
+    Effect.gen(function*() {
+      const m = yield* Manager
+      const s = yield* m.create({ owner: "a" })
+      for (let i = 0; i < 9; i++) yield* m.recordActivity(s.id, { messages: 1 })
+      // 10 events in this run, 8 kept (3 to 10). A client saw up to seq 5 of the run before.
+      const earlier = { epoch: `not-${m.eventEpoch}`, seq: 5 }
+      const resumed = Chunk.toArray(yield* Stream.runCollect(Stream.take(m.events(earlier), 9)))
+      expect(resumed[0]).toEqual({ _tag: "EventsMissed", from: 1, count: 2, restarted: true })
+      expect(resumed.slice(1).map((e) => (e as { seq: number }).seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10])
+      // The same run's position resumes exactly.
+      const same = Chunk.toArray(yield* Stream.runCollect(Stream.take(m.events({ epoch: m.eventEpoch, seq: 8 }), 2)))
+      expect(same.map((e) => (e as { seq: number }).seq)).toEqual([9, 10])
+      expect((yield* m.stats).events.epoch).toBe(m.eventEpoch)
+    }).pipe(Effect.provide(managerLayer({ eventBuffer: 8, sweepInterval: "1h" }))))
+
+  it.effect("every run of a manager has its own epoch", () =>
+    Effect.gen(function*() {
+      const epochs = new Set<string>()
+      for (let i = 0; i < 20; i++) {
+        epochs.add(
+          yield* Effect.scoped(Effect.map(Layer.build(managerLayer()), (c) => Context.get(c, Manager).eventEpoch))
+        )
+      }
+      expect(epochs.size).toBe(20)
+    }))
 
   it.effect("a subscriber that never reads neither slows the manager nor grows memory: it is told what it missed", () =>
     Effect.gen(function*() {
@@ -84,7 +111,7 @@ describe("session events", () => {
       const droppedBefore = (yield* Metric.value(metrics.eventsDropped.pipe(Metric.taggedWithLabels(label)))).count
       for (let i = 0; i < 100_000; i++) yield* m.recordActivity(s.id, { messages: 1 })
       const stats = yield* m.stats
-      expect(stats.events).toEqual({ lastSeq: 100_001, buffered: 1024 })
+      expect(stats.events).toMatchObject({ lastSeq: 100_001, buffered: 1024 })
       const first = Chunk.toArray(yield* stalled)
       expect(first[0]).toEqual({ _tag: "EventsMissed", from: 2, count: 100_000 - 1024 })
       expect((first[1] as { seq: number }).seq).toBe(100_001 - 1024 + 1)

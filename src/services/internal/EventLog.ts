@@ -6,7 +6,7 @@
  * events it lost (counted through `onDropped`) and goes on from the oldest event still kept.
  */
 import { Chunk, Deferred, Effect, Exit, FiberId, Option, Stream } from "effect"
-import type { EventsMissed, SessionEvent, SubscriptionItem } from "../../domain/Events.js"
+import type { EventPosition, EventsMissed, SessionEvent, SubscriptionItem } from "../../domain/Events.js"
 
 /** An event before the log numbers it. */
 export type UnnumberedEvent = SessionEvent extends infer E ? E extends SessionEvent ? Omit<E, "seq"> : never : never
@@ -21,7 +21,12 @@ export class EventLog {
   private wake: Deferred.Deferred<void> | null = null
   private closed = false
 
-  constructor(private readonly capacity: number, private readonly onDropped: (count: number) => void) {
+  constructor(
+    private readonly capacity: number,
+    private readonly onDropped: (count: number) => void,
+    /** Names this run of the sequence: positions of another epoch are from before a restart, or another node. */
+    readonly epoch: string
+  ) {
     this.ring = new Array(capacity)
   }
 
@@ -80,13 +85,25 @@ export class EventLog {
 
   /**
    * Events after `after` (default: the events published after this call), then live ones as they come, until the
-   * log closes. Replay reaches back at most `capacity` events; older ones arrive as one `EventsMissed`.
+   * log closes. Replay reaches back at most `capacity` events; older ones arrive as one `EventsMissed`. A position of
+   * another epoch (before a restart) gets an `EventsMissed` with `restarted`, then every event still kept.
    */
-  subscribe(after?: number): Stream.Stream<SubscriptionItem> {
-    const start = after === undefined ? this.lastSeq : after
+  subscribe(after?: number | EventPosition): Stream.Stream<SubscriptionItem> {
+    const foreign = typeof after === "object" && after.epoch !== this.epoch
+    const start = after === undefined ? this.lastSeq : typeof after === "number" ? after : foreign ? 0 : after.seq
     return Stream.suspend(() => {
       let cursor = Math.max(0, Math.min(start, this.lastSeq))
+      let restarted = foreign
       const pull: Effect.Effect<Chunk.Chunk<SubscriptionItem>, Option.Option<never>> = Effect.suspend(() => {
+        if (restarted) {
+          restarted = false
+          const oldest = Math.max(1, this.nextSeq - this.capacity)
+          cursor = oldest - 1
+          if (cursor > 0) this.onDropped(cursor)
+          return Effect.succeed(
+            Chunk.of<SubscriptionItem>({ _tag: "EventsMissed", from: 1, count: cursor, restarted: true })
+          )
+        }
         if (cursor < this.lastSeq) {
           const batch = this.read(cursor, readBatch)
           cursor = batch.cursor

@@ -65,7 +65,12 @@ export class ManagerCore {
     const now = () => clock.unsafeCurrentTimeMillis()
     this.sessionLimits = new TokenBuckets(config.sessionRateLimit, config.rateLimitKeys, now)
     this.ownerLimits = new TokenBuckets(config.ownerRateLimit, config.rateLimitKeys, now)
-    this.log = new EventLog(config.eventBuffer, (count) => meter.count(metrics.eventsDropped, count))
+    this.log = new EventLog(
+      config.eventBuffer,
+      (count) => meter.count(metrics.eventsDropped, count),
+      // Unique per run: the start instant and random bits, so a restart within the same millisecond differs too.
+      `${now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+    )
   }
 
   now(): EpochMillis {

@@ -274,7 +274,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
         inFlight: core.inFlight,
         locksHeld: core.locks.size,
         rateLimitKeys: core.sessionLimits.size + core.ownerLimits.size,
-        events: { lastSeq: core.log.lastSeq, buffered: core.log.buffered },
+        events: { epoch: core.log.epoch, lastSeq: core.log.lastSeq, buffered: core.log.buffered },
         sweeps: { runs: core.sweepRuns, failures: core.sweepFailures }
       })),
       ownerStats: (rawOwner) =>
@@ -286,6 +286,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           })
         ),
       events: (after) => core.log.subscribe(after),
+      eventEpoch: core.log.epoch,
       sweep: Effect.suspend((): SessionManagerShape["sweep"] =>
         core.closing ? Effect.fail(new ShuttingDown()) : sweepOnce(core)
       )

@@ -139,7 +139,12 @@ const events = (
     const manager = yield* SessionManager
     const after = yield* Sse.lastEventId(lastEventIdHeader)
     return HttpServerResponse.stream(
-      Sse.eventStream(manager.events(after), { visible, heartbeat, stop: Deferred.await(service.stopping) }),
+      Sse.eventStream(manager.events(after), {
+        epoch: manager.eventEpoch,
+        visible,
+        heartbeat,
+        stop: Deferred.await(service.stopping)
+      }),
       { contentType: Sse.contentType, headers: { "cache-control": "no-cache", "x-accel-buffering": "no" } }
     )
   })
