@@ -354,6 +354,9 @@ const quarantine = (db: Database.Database, corrupt: ReadonlyArray<CorruptRow>, n
   return moved
 }
 
+/** The directory, in the service's data directory, where it writes backups (`POST /admin/backup`). */
+export const backupDirectory = (dataDir: string) => Path.resolve(dataDir, "backups")
+
 /** One file of a backups directory, as `list` found it. */
 export type BackupListing = Format.Listing
 
