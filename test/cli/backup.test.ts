@@ -98,6 +98,12 @@ describe("effect-sessions backup", () => {
       const missing = cli(["backup"], env)
       expect(missing.code).toBe(2)
       expect(missing.stderr).toContain("<file>")
+      // A file and the listing at once is a mistake, not a backup that is silently skipped.
+      const both = cli(["backup", "other.backup", "list"], env, cwd)
+      expect(both.code).toBe(2)
+      expect(both.stderr).toContain("backup list takes no file")
+      expect(Fs.readdirSync(cwd)).toEqual(["list"])
+      expect(JSON.parse(cli(["backup", "--json", "list"], env).stdout).directory).toBe(Path.join(dir, "backups"))
     } finally {
       removeDir(cwd)
     }

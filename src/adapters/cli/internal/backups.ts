@@ -7,42 +7,11 @@ import { formatBytes, progress, table } from "./output.js"
 
 const file = (name: string, description: string) => Args.text({ name }).pipe(Args.withDescription(description))
 
-/** `backup list`: the backups in the data directory, each read and checked in full. */
-const listBackups = Command.make("list", { json }, ({ json }) =>
-  Effect.gen(function*() {
-    const current = yield* settings
-    const directory = Backup.backupDirectory(current.service.dataDir)
-    const backups = yield* Backup.list({ dir: directory, onProgress: progress("backup list") })
-    const rows = backups.map((entry) => ({ ...entry, writtenAt: new Date(entry.writtenAt).toISOString() }))
-    if (json) return yield* Console.log(JSON.stringify({ directory, backups: rows }, null, 2))
-    if (rows.length === 0) return yield* Console.log(`no backups in ${directory}`)
-    yield* Console.log(
-      table(
-        ["file", "written", "sessions", "active", "size", "checksum"],
-        rows.map((entry) => [
-          entry.file,
-          entry.writtenAt,
-          entry.sessions === null ? "-" : String(entry.sessions),
-          entry.activePointers === null ? "-" : String(entry.activePointers),
-          formatBytes(entry.bytes),
-          entry.verified ? "ok" : `FAILED: ${entry.problem}`
-        ])
-      )
-    )
-    const failed = rows.filter((entry) => !entry.verified).length
-    yield* Console.log(`${rows.length} file(s) in ${directory}${failed > 0 ? `, ${failed} that do not verify` : ""}`)
-  })).pipe(
-    Command.withDescription(
-      "List the backups in <data dir>/backups (where the service writes them): when each was written, its sessions " +
-        "and active pointers, its size, and whether all of it verifies"
-    )
-  )
-
 /**
  * `backup <file>`. Its file is optional to the parser only so that `backup list` can be a subcommand (`@effect/cli`
  * parses a command's own arguments before its subcommand's name); a missing file is a usage error all the same.
  */
-export const backup = Command.make("backup", {
+const write = Command.make("backup", {
   file: file("file", "Where to write the backup (a file named list: give a path, ./list)").pipe(Args.optional),
   json,
   force: Options.boolean("force").pipe(Options.withDescription("Replace the file if it exists"))
@@ -76,9 +45,48 @@ export const backup = Command.make("backup", {
       "Write a consistent backup of the database to a file (the service may be running); an existing file is " +
         "replaced only with --force. `backup list` lists the backups in the data directory; to write a file named " +
         "list, give it as a path: backup ./list"
-    ),
-    Command.withSubcommands([listBackups])
+    )
   )
+
+/** `backup list`: the backups in the data directory, each read and checked in full. */
+const listBackups = Command.make("list", { json }, (options) =>
+  Effect.gen(function*() {
+    // `backup <file> list` and `backup --force list` are mistakes, not a backup and a listing.
+    const parent = yield* write
+    if (Option.isSome(parent.file) || parent.force) {
+      return yield* usageError("backup list takes no file and no --force (to write a file named list: backup ./list)")
+    }
+    const json = options.json || parent.json
+    const current = yield* settings
+    const directory = Backup.backupDirectory(current.service.dataDir)
+    const backups = yield* Backup.list({ dir: directory, onProgress: progress("backup list") })
+    const rows = backups.map((entry) => ({ ...entry, writtenAt: new Date(entry.writtenAt).toISOString() }))
+    if (json) return yield* Console.log(JSON.stringify({ directory, backups: rows }, null, 2))
+    if (rows.length === 0) return yield* Console.log(`no backups in ${directory}`)
+    yield* Console.log(
+      table(
+        ["file", "written", "sessions", "active", "size", "checksum"],
+        rows.map((entry) => [
+          entry.file,
+          entry.writtenAt,
+          entry.sessions === null ? "-" : String(entry.sessions),
+          entry.activePointers === null ? "-" : String(entry.activePointers),
+          formatBytes(entry.bytes),
+          entry.verified ? "ok" : `FAILED: ${entry.problem}`
+        ])
+      )
+    )
+    const failed = rows.filter((entry) => !entry.verified).length
+    yield* Console.log(`${rows.length} file(s) in ${directory}${failed > 0 ? `, ${failed} that do not verify` : ""}`)
+  })).pipe(
+    Command.withDescription(
+      "List the backups in <data dir>/backups (where the service writes them): when each was written, its sessions " +
+        "and active pointers, its size, and whether all of it verifies"
+    )
+  )
+
+/** `backup <file>`, with its subcommand `backup list`. */
+export const backup = write.pipe(Command.withSubcommands([listBackups]))
 
 /** `restore <file>`: replaces the sessions with a backup's, once all of it checks. */
 export const restore = Command.make("restore", {
