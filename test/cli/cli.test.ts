@@ -93,6 +93,7 @@ describe("the effect-sessions binary", () => {
     expect(table.stdout.split("\n").filter((line) => ids.some((id) => line.includes(id)))).toHaveLength(3)
 
     const shown = cli(["show", ids[0]!, "--json"], env)
+    expect(shown.code, shown.stderr).toBe(0)
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: ids[0], owner: "alice", status: "active" })
 
     const closed = cli(["close", ids[0]!, "--reason", "operator test"], env)
