@@ -2,39 +2,17 @@
  * The operator CLI: the built `effect-sessions` binary (exit codes, one-line errors, help, working on the database
  * a real service wrote), and the same commands run in this process on a real SQLite file (so coverage sees them).
  */
-import { NodeContext } from "@effect/platform-node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { ConfigProvider, Console, Duration, Effect, Exit, Layer } from "effect"
+import { Duration, Effect, Exit } from "effect"
 import { jwtVerify } from "jose"
-import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { run } from "../../src/adapters/cli/Cli.js"
 import * as SqliteStore from "../../src/adapters/sqlite/SqliteStore.js"
 import type { SessionId } from "../../src/domain/Ids.js"
-import * as SessionManager from "../../src/services/SessionManager.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
-import { binary, call, inherited, makeDir, removeDir, secret, sign, startProcess } from "../support/service.js"
-
-/** Runs the built binary with only the given `SESSIONS_*` variables. */
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const result = ChildProcess.spawnSync(process.execPath, [binary, ...args], {
-    env: { ...inherited(), ...env },
-    encoding: "utf8",
-    timeout: 30_000
-  })
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr }
-}
-
-/** A failure's stderr: one line, no stack trace. */
-const expectOneLine = (stderr: string, pattern: RegExp) => {
-  const lines = stderr.trim().split("\n")
-  expect(lines).toHaveLength(1)
-  expect(lines[0]).toMatch(/^effect-sessions: /)
-  expect(lines[0]).toMatch(pattern)
-  expect(stderr).not.toMatch(/\n\s+at /)
-}
+import { call, makeDir, removeDir, secret, sign, startProcess } from "../support/service.js"
+import { cli, expectOneLine, printed, runInProcess, seed } from "./support.js"
 
 describe("the effect-sessions binary", () => {
   let dataDir: string
@@ -79,6 +57,16 @@ describe("the effect-sessions binary", () => {
     const unknown = cli(["frobnicate"], env)
     expect(unknown.code).toBe(2)
 
+    // Out-of-range numbers are usage errors too, naming the option and its range.
+    for (const limit of ["-5", "0", "1001"]) {
+      const outOfRange = cli(["list", "--limit", limit], env)
+      expect(outOfRange.code).toBe(2)
+      expect(outOfRange.stdout).toBe("")
+      expect(outOfRange.stderr).toContain(`--limit: must be from 1 to 1000, got ${limit}`)
+    }
+    expect(cli(["list", "--limit", "abc"], env).code).toBe(2)
+    expect(cli(["list", "--limit", "1000", "--json"], env).code).toBe(0)
+
     const badConfig = cli(["config", "check"], { ...env, SESSIONS_PORT: "eighty", SESSIONS_IDLE_TIMEOUT: "soon" })
     expect(badConfig.code).toBe(1)
     // Every bad variable, each on its own line under one heading, and no stack.
@@ -105,6 +93,7 @@ describe("the effect-sessions binary", () => {
     expect(table.stdout.split("\n").filter((line) => ids.some((id) => line.includes(id)))).toHaveLength(3)
 
     const shown = cli(["show", ids[0]!, "--json"], env)
+    expect(shown.code, shown.stderr).toBe(0)
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: ids[0], owner: "alice", status: "active" })
 
     const closed = cli(["close", ids[0]!, "--reason", "operator test"], env)
@@ -184,40 +173,6 @@ describe("the effect-sessions binary", () => {
   })
 })
 
-/** Runs the CLI in this process with only `env` as configuration; what it prints is captured. */
-const runInProcess = async (args: ReadonlyArray<string>, env: Record<string, string>) => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const base = Effect.runSync(Effect.console)
-  const capture: Console.Console = {
-    ...base,
-    log: (...parts) => Effect.sync(() => void out.push(parts.join(" "))),
-    error: (...parts) => Effect.sync(() => void err.push(parts.join(" "))),
-    unsafe: { ...base.unsafe, log: (...parts) => out.push(parts.join(" ")) }
-  }
-  const exit = await Effect.runPromiseExit(
-    run(["node", "effect-sessions", ...args], "0.0.0").pipe(
-      Effect.withConsole(capture),
-      Effect.provide(NodeContext.layer),
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-    )
-  )
-  return { exit, stdout: out.join("\n"), stderr: err.join("\n"), args }
-}
-
-/** The JSON a command printed; when there is none, a failure that says what the command did instead. */
-const printed = (result: Awaited<ReturnType<typeof runInProcess>>) => {
-  try {
-    return JSON.parse(result.stdout)
-  } catch {
-    throw new Error(
-      `${result.args.join(" ")} printed no JSON: ${
-        Exit.isFailure(result.exit) ? String(result.exit.cause) : "it succeeded"
-      }; stdout ${JSON.stringify(result.stdout)}, stderr ${JSON.stringify(result.stderr)}`
-    )
-  }
-}
-
 describe("the CLI commands in process", () => {
   let dir: string
   let env: Record<string, string>
@@ -226,17 +181,7 @@ describe("the CLI commands in process", () => {
   beforeAll(async () => {
     dir = makeDir()
     env = { SESSIONS_DATA_DIR: dir, SESSIONS_JWT_SECRET: secret }
-    const store = SqliteStore.layer({ filename: Path.join(dir, "sessions.db") })
-    ids = await Effect.runPromise(
-      Effect.gen(function*() {
-        const manager = yield* SessionManager.SessionManager
-        const sessions = yield* Effect.forEach(
-          Array.from({ length: 12 }, (_, i) => i),
-          (i) => manager.create({ owner: i % 2 === 0 ? "alice" : "bob", kind: "k", data: { i } })
-        )
-        return sessions.map((session) => session.id)
-      }).pipe(Effect.provide(SessionManager.layer(undefined, { sweeper: false }).pipe(Layer.provide(store))))
-    )
+    ids = await seed(Path.join(dir, "sessions.db"), 12)
   })
   afterAll(() => removeDir(dir))
 
@@ -291,6 +236,13 @@ describe("the CLI commands in process", () => {
     const file = Path.join(dir, "all.backup")
     const backedUp = await runInProcess(["backup", file], env)
     expect(backedUp.stdout).toMatch(/^wrote .*: 12 sessions, \d+ bytes, sha256 [0-9a-f]{64}$/)
+    const again = await runInProcess(["backup", file], env)
+    expect(String(again.exit)).toContain("already exists; add --force to replace it")
+    expect(Exit.isSuccess((await runInProcess(["backup", file, "--force"], env)).exit)).toBe(true)
+    const written = await runInProcess(["backup", Path.join(dir, "backups", "nightly.backup")], env)
+    expect(Exit.isSuccess(written.exit)).toBe(true)
+    const listed = printed(await runInProcess(["backup", "list", "--json"], env))
+    expect(listed.backups).toMatchObject([{ file: "nightly.backup", sessions: 12, verified: true }])
     const dry = await runInProcess(["restore", file, "--dry-run", "--json"], env)
     expect(printed(dry)).toMatchObject({ sessions: 12 })
 
@@ -316,6 +268,7 @@ describe("the CLI commands in process", () => {
 
   it("mints tokens, checks the configuration and prints the reference", async () => {
     const token = await runInProcess(["token", "--owner", "carol"], env)
+    expect(token.stderr).toBe("signed with SESSIONS_JWT_SECRET")
     const { payload } = await jwtVerify(token.stdout.trim(), Buffer.from(secret))
     expect(payload).toMatchObject({ sub: "carol" })
     expect(payload.admin).toBeUndefined()
@@ -342,6 +295,11 @@ describe("the CLI commands in process", () => {
     try {
       const empty = await runInProcess(["doctor", "--json"], { SESSIONS_DATA_DIR: fresh })
       expect(printed(empty).map((item: { ok: boolean }) => item.ok)).toEqual([true, true, true])
+      // Neither doctor nor token creates a secret (or anything else) where there is none.
+      const noSecret = await runInProcess(["token", "--owner", "carol"], { SESSIONS_DATA_DIR: fresh })
+      expect(Exit.isFailure(noSecret.exit)).toBe(true)
+      expect(String(noSecret.exit)).toContain("no token signing secret")
+      expect(Fs.readdirSync(fresh)).toEqual([])
     } finally {
       removeDir(fresh)
     }

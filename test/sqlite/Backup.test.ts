@@ -108,6 +108,74 @@ describe("backup and restore", () => {
       expect(Fs.readdirSync(dir).some((f) => f.endsWith(".tmp"))).toBe(false)
     }))
 
+  it.scoped("never replaces an existing file unless told to, even one created while the backup runs", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "db.sqlite")
+      yield* seed(file, 1500)
+      const to = Path.join(dir, "kept.ndjson")
+      Fs.writeFileSync(to, "precious\n")
+      const refused = yield* Effect.flip(Backup.backup({ database: file, to }))
+      expect(refused).toMatchObject({ _tag: "InvalidInput", field: "file", reason: `${to} already exists` })
+      expect(Fs.readFileSync(to, "utf8")).toBe("precious\n")
+      // Another writer creates the file after the check and before the backup is moved into place.
+      const late = Path.join(dir, "late.ndjson")
+      const raced = yield* Effect.flip(Backup.backup({
+        database: file,
+        to: late,
+        onProgress: () => Fs.existsSync(late) || Fs.writeFileSync(late, "theirs\n")
+      }))
+      expect(raced).toMatchObject({ _tag: "InvalidInput", field: "file" })
+      expect(Fs.readFileSync(late, "utf8")).toBe("theirs\n")
+      expect(Fs.readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([])
+      const replaced = yield* Backup.backup({ database: file, to, overwrite: true })
+      expect(replaced.sessions).toBe(1500)
+      expect((yield* Backup.restore({ database: Path.join(dir, "copy.db"), from: to, dryRun: true })).sessions).toBe(
+        1500
+      )
+    }))
+
+  it.scoped("lists a directory's backups, each checked in full, and what is wrong with the others", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = Path.join(dir, "db.sqlite")
+      yield* seed(file, 12)
+      const backups = Path.join(dir, "backups")
+      expect(yield* Backup.list({ dir: backups })).toEqual([])
+      const good = yield* Backup.backup({ database: file, to: Path.join(backups, "good.ndjson") })
+      const bytes = Fs.readFileSync(good.file)
+      Fs.writeFileSync(Path.join(backups, "short.ndjson"), bytes.subarray(0, bytes.length - 10))
+      Fs.writeFileSync(Path.join(backups, "photo.jpg"), Buffer.from([0xff, 0xd8, 0xff, 0x0a]))
+      Fs.writeFileSync(Path.join(backups, "good.ndjson.4242.abcdef12.tmp"), bytes.subarray(0, 100))
+      Fs.mkdirSync(Path.join(backups, "old"))
+      const progress: Array<[number, number]> = []
+      const listed = yield* Backup.list({ dir: backups, onProgress: (done, total) => progress.push([done, total]) })
+      expect(progress.at(-1)).toEqual([4, 4])
+      const byName = new Map(listed.map((entry) => [entry.file, entry]))
+      expect([...byName.keys()].sort()).toEqual([
+        "good.ndjson",
+        "good.ndjson.4242.abcdef12.tmp",
+        "photo.jpg",
+        "short.ndjson"
+      ])
+      expect(byName.get("good.ndjson")).toEqual({
+        file: "good.ndjson",
+        writtenAt: expect.any(Number),
+        bytes: good.bytes,
+        verified: true,
+        sessions: 12,
+        activePointers: 1,
+        problem: null
+      })
+      expect(byName.get("short.ndjson")).toMatchObject({
+        verified: false,
+        sessions: null,
+        problem: expect.stringContaining("truncated")
+      })
+      expect(byName.get("photo.jpg")).toMatchObject({ verified: false, problem: expect.stringContaining("damaged") })
+      expect(byName.get("good.ndjson.4242.abcdef12.tmp")!.problem).toContain("unfinished")
+    }))
+
   const damaged: ReadonlyArray<[string, (file: string) => void, string]> = [
     ["a flipped byte", (file) => {
       const bytes = Fs.readFileSync(file)

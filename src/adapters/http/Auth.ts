@@ -1,13 +1,15 @@
 /**
- * Authentication of the HTTP service: the JWT secret (checked for strength, or generated on first start), bearer
- * tokens verified with `jose` (HS256, `exp` required, `iss`/`aud` when configured), and tokens minted for operators.
+ * Authentication of the HTTP service: the JWT secret (checked for strength; generated on the service's first start,
+ * only ever read for minting), bearer tokens verified with `jose` (HS256, `exp` required, time claims within the
+ * clock skew and the longest lifetime, `iss`/`aud` when configured), and tokens minted for operators.
  * A token's `sub` is the owner it acts for; `"admin": true` opens `/admin`.
  */
-import { Clock, Config, Duration, Effect, Either, Option, Redacted } from "effect"
+import { Clock, Config, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
 import { type JWTPayload, jwtVerify, SignJWT } from "jose"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { formatDuration } from "../../domain/Config.js"
 import { InvalidConfig } from "../../domain/Errors.js"
 import { type OwnerId, validateOwnerId } from "../../domain/Ids.js"
 import type { ServiceConfig } from "./ServiceConfig.js"
@@ -62,10 +64,8 @@ export const secretWeakness = (secret: string): string | undefined => {
   if (word !== undefined) return `it contains the common word "${word}"`
   if (new Set(secret).size < 10) return "it uses fewer than 10 distinct characters"
   if (longestSequence(secret) >= 8) return "it contains a long run like abcdefgh or 12345678"
-  if (entropyBits(secret) < 128) {
-    return `it looks like about ${Math.floor(entropyBits(secret))} bits of randomness; 128 are needed`
-  }
-  return undefined
+  const bits = entropyBits(secret)
+  return bits < 128 ? `it looks like about ${Math.floor(bits)} bits of randomness; 128 are needed` : undefined
 }
 
 /** Where the secret in use came from. */
@@ -80,44 +80,89 @@ export interface SigningKey {
   readonly source: SecretSource
 }
 
+/** Where a key came from, in words safe to print (the variable's name or the file's path, never the secret). */
+export const describeSource = (source: SecretSource): string =>
+  source._tag === "Environment" ? secretVariable : `the secret in ${Path.resolve(source.file)}`
+
+/** What the configured secret is: found, unusable (too weak, or unreadable: `reason` says which), or missing. */
+export type SecretReading =
+  | { readonly _tag: "Found"; readonly key: SigningKey }
+  | { readonly _tag: "Unusable"; readonly source: SecretSource; readonly reason: string; readonly weak: boolean }
+  | { readonly _tag: "Missing"; readonly file: string }
+
+/** No secret to sign tokens with: the variable is unset and the data directory has no secret file. */
+export class SigningKeyMissing extends Schema.TaggedError<SigningKeyMissing>()("SigningKeyMissing", {
+  file: Schema.String
+}) {
+  override get message() {
+    const file = Path.resolve(this.file)
+    return `no token signing secret: ${secretVariable} is not set and ${file} does not exist; start the service ` +
+      `once (it generates that file), or set ${secretVariable}, or SESSIONS_DATA_DIR to the service's data directory`
+  }
+}
+
 const invalid = (field: string, reason: string) => new InvalidConfig({ issues: [{ field, reason }] })
 
+const checked = (secret: string, source: SecretSource): SecretReading => {
+  const weakness = secretWeakness(secret)
+  if (weakness === undefined) return { _tag: "Found", key: { key: Buffer.from(secret, "utf8"), source } }
+  const reason = `${source._tag === "Environment" ? "" : `the secret in ${source.file} `}is too weak: ${weakness}`
+  return { _tag: "Unusable", source, reason, weak: true }
+}
+
+const reasonOf = (error: unknown) => error instanceof Error ? error.message : String(error)
+
 /**
- * The signing key: from `SESSIONS_JWT_SECRET`, else from the secret file in the data directory, else a new random
- * secret written there (mode 0600) on first start. A weak secret fails `InvalidConfig` saying how to make a good one;
- * so does a secret file that cannot be read or written.
+ * Reads the secret from `SESSIONS_JWT_SECRET`, else from the secret file in the data directory, and checks its
+ * strength. Creates and changes nothing: `Missing` when there is neither.
+ */
+export const readSecret = (config: Pick<ServiceConfig, "dataDir">): Effect.Effect<SecretReading> =>
+  Effect.map(Effect.either(Config.option(Config.redacted(secretVariable))), (fromEnv): SecretReading => {
+    const source = { _tag: "Environment" } as const
+    if (Either.isLeft(fromEnv)) return { _tag: "Unusable", source, reason: reasonOf(fromEnv.left), weak: false }
+    if (Option.isSome(fromEnv.right)) return checked(Redacted.value(fromEnv.right.value), source)
+    const file = secretFile(config.dataDir)
+    try {
+      if (!Fs.existsSync(file)) return { _tag: "Missing", file }
+      return checked(Fs.readFileSync(file, "utf8").trim(), { _tag: "File", file })
+    } catch (error) {
+      return { _tag: "Unusable", source: { _tag: "File", file }, reason: reasonOf(error), weak: false }
+    }
+  })
+
+/** The key of a secret that was found, or `InvalidConfig` for one that is weak or unreadable. */
+const usable = (reading: Exclude<SecretReading, { _tag: "Missing" }>): Effect.Effect<SigningKey, InvalidConfig> =>
+  reading._tag === "Found"
+    ? Effect.succeed(reading.key)
+    : Effect.fail(invalid(secretVariable, reading.weak ? `${reading.reason}; ${howToGenerate}` : reading.reason))
+
+/**
+ * The service's signing key: `readSecret`'s, else a new random secret written to the data directory (mode 0600) on
+ * first start. A weak secret fails `InvalidConfig` saying how to make a good one; so does a secret file that cannot
+ * be read or written.
  */
 export const loadSigningKey = (config: ServiceConfig): Effect.Effect<SigningKey, InvalidConfig> =>
-  Effect.gen(function*() {
-    const fromEnv = yield* Config.option(Config.redacted(secretVariable)).pipe(
-      Effect.mapError((error) => invalid(secretVariable, String(error)))
-    )
-    if (Option.isSome(fromEnv)) {
-      const secret = Redacted.value(fromEnv.value)
-      const weakness = secretWeakness(secret)
-      if (weakness !== undefined) {
-        return yield* Effect.fail(invalid(secretVariable, `is too weak: ${weakness}; ${howToGenerate}`))
-      }
-      return { key: Buffer.from(secret, "utf8"), source: { _tag: "Environment" } }
-    }
-    const file = secretFile(config.dataDir)
-    return yield* Effect.try({
+  Effect.flatMap(readSecret(config), (reading) =>
+    reading._tag !== "Missing" ? usable(reading) : Effect.try({
       try: (): SigningKey => {
-        if (Fs.existsSync(file)) {
-          const secret = Fs.readFileSync(file, "utf8").trim()
-          const weakness = secretWeakness(secret)
-          if (weakness !== undefined) {
-            throw new Error(`the secret in ${file} is too weak: ${weakness}; ${howToGenerate}`)
-          }
-          return { key: Buffer.from(secret, "utf8"), source: { _tag: "File", file } }
-        }
         Fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
         const secret = Crypto.randomBytes(32).toString("base64url")
-        Fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: "wx" })
-        return { key: Buffer.from(secret, "utf8"), source: { _tag: "Generated", file } }
+        Fs.writeFileSync(reading.file, `${secret}\n`, { mode: 0o600, flag: "wx" })
+        return { key: Buffer.from(secret, "utf8"), source: { _tag: "Generated", file: reading.file } }
       },
-      catch: (error) => invalid(secretVariable, error instanceof Error ? error.message : String(error))
-    })
+      catch: (error) => invalid(secretVariable, reasonOf(error))
+    }))
+
+/**
+ * The key to mint tokens with: `readSecret`'s, never a new one (a new secret would sign tokens the service refuses).
+ * Fails `SigningKeyMissing` when there is none, `InvalidConfig` when it is weak or unreadable.
+ */
+export const existingSigningKey = (
+  config: Pick<ServiceConfig, "dataDir">
+): Effect.Effect<SigningKey, InvalidConfig | SigningKeyMissing> =>
+  Effect.gen(function*() {
+    const reading = yield* readSecret(config)
+    return reading._tag === "Missing" ? yield* new SigningKeyMissing({ file: reading.file }) : yield* usable(reading)
   })
 
 /** Whether a secret file can be read by others than its owner (never on Windows, where modes do not apply). */
@@ -127,20 +172,62 @@ export const secretFileExposed = (file: string): boolean =>
 /** Why a token was refused, in words safe to return to the caller (never the token itself). */
 export type TokenRefusal = string
 
+/** What a token is checked against besides its signature. */
+export type TokenChecks = Pick<ServiceConfig, "jwtIssuer" | "jwtAudience" | "jwtMaxLifetime" | "jwtClockSkew">
+
+/** A token's time claims as they came (`timingRefusal` checks their types). */
+type TimeClaims = { readonly [claim in "exp" | "iat" | "nbf"]?: unknown }
+
 /**
- * The principal of a bearer token: HS256 signature, `exp` present and not passed (by `Clock`), `iss` and `aud` as
- * configured, `sub` a valid owner id. Fails with why, in words.
+ * Why a token's time claims are refused at `now` (epoch milliseconds), or nothing: each of `exp`, `iat` and `nbf`
+ * present is a finite number; `exp` is present and not passed; `iat` and `nbf` are at most `jwtClockSkew` ahead;
+ * `exp` is at most `jwtMaxLifetime` after `iat` (after now when there is none).
+ */
+const timingRefusal = (claims: TimeClaims, now: number, checks: TokenChecks): TokenRefusal | undefined => {
+  const millis: Partial<Record<keyof TimeClaims, number>> = {}
+  for (const claim of ["exp", "iat", "nbf"] as const) {
+    const value = claims[claim]
+    if (value === undefined) continue
+    if (typeof value !== "number" || !Number.isFinite(value)) return `the token's ${claim} is not a finite number`
+    millis[claim] = value * 1000
+  }
+  const { exp, iat, nbf } = millis
+  const [skew, max] = [Duration.toMillis(checks.jwtClockSkew), Duration.toMillis(checks.jwtMaxLifetime)]
+  if (exp === undefined) return "the token has no expiry (exp)"
+  if (exp <= now) return "the token has expired"
+  if (iat !== undefined && iat > now + skew) return "the token was issued in the future (iat ahead of the clock)"
+  if (nbf !== undefined && nbf > now + skew) return "the token is not valid yet (nbf)"
+  if (exp - (iat ?? now) > max) {
+    return `the token is valid for longer than the ${formatDuration(checks.jwtMaxLifetime)} allowed`
+  }
+  return undefined
+}
+
+/** Words for a failure of `jose`'s verification. */
+const joseRefusal = (error: unknown): TokenRefusal => {
+  const { claim, code, reason }: Record<string, unknown> = Object.assign({}, error)
+  if (code === "ERR_JWT_EXPIRED") return "the token has expired"
+  if (code !== "ERR_JWT_CLAIM_VALIDATION_FAILED") return "the token is not valid"
+  if (reason === "invalid") return `the token's ${String(claim)} is not a number`
+  if (claim === "nbf") return "the token is not valid yet (nbf)"
+  return `the token's claims are not accepted (${reasonOf(error)})`
+}
+
+/**
+ * The principal of a bearer token: HS256 signature, `exp` present and not passed (by `Clock`), the time claims
+ * within `jwtClockSkew` and `jwtMaxLifetime`, `iss` and `aud` as configured, `sub` a valid owner id. Fails with why,
+ * in words.
  */
 export const verifyToken = (
   key: SigningKey,
-  config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
+  checks: TokenChecks,
   token: string
-): Effect.Effect<Principal, TokenRefusal> => Effect.map(verifyClaims(key, config, token), ({ principal }) => principal)
+): Effect.Effect<Principal, TokenRefusal> => Effect.map(verifyClaims(key, checks, token), ({ principal }) => principal)
 
 /** `verifyToken`, with the claims it verified. */
 const verifyClaims = (
   key: SigningKey,
-  config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
+  checks: TokenChecks,
   token: string
 ): Effect.Effect<{ readonly principal: Principal; readonly payload: JWTPayload }, TokenRefusal> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -150,59 +237,53 @@ const verifyClaims = (
           algorithms: ["HS256"],
           requiredClaims: ["exp", "sub"],
           currentDate: new Date(now),
-          ...(config.jwtIssuer === null ? {} : { issuer: config.jwtIssuer }),
-          ...(config.jwtAudience === null ? {} : { audience: config.jwtAudience })
+          // jose allows one tolerance for nbf and exp alike; `timingRefusal` then judges exp strictly.
+          clockTolerance: Math.floor(Duration.toSeconds(checks.jwtClockSkew)),
+          ...(checks.jwtIssuer === null ? {} : { issuer: checks.jwtIssuer }),
+          ...(checks.jwtAudience === null ? {} : { audience: checks.jwtAudience })
         }),
-      catch: (error) => {
-        const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
-        return code === "ERR_JWT_EXPIRED"
-          ? "the token has expired"
-          : code === "ERR_JWT_CLAIM_VALIDATION_FAILED"
-          ? `the token's claims are not accepted (${(error as Error).message})`
-          : "the token is not valid"
-      }
+      catch: joseRefusal
     }).pipe(
-      Effect.flatMap(({ payload }) =>
-        Either.match(validateOwnerId(payload.sub), {
+      Effect.flatMap(({ payload }) => {
+        const refusal = timingRefusal(payload, now, checks)
+        if (refusal !== undefined) return Effect.fail(refusal)
+        return Either.match(validateOwnerId(payload.sub), {
           onLeft: () => Effect.fail("the token's subject is not a valid owner id"),
           onRight: (subject) => Effect.succeed({ principal: { subject, admin: payload.admin === true }, payload })
         })
-      )
+      })
     ))
 
 /**
  * `verifyToken` with a bounded memory of tokens already verified: a caller presents the same bearer token on every
  * request, and checking its HMAC again (asynchronously, through WebCrypto) costs more than the rest of a typical
- * request. A remembered token is only its exact text, so a changed signature or claim is verified anew; its expiry
- * is checked against `Clock` at every use, and the oldest entry is forgotten past `capacity`.
+ * request. A remembered token is only its exact text, so a changed signature or claim is verified anew; its time
+ * claims are judged against `Clock` at every use by the same rules as `verifyToken`, and the oldest entry is
+ * forgotten past `capacity`.
  */
-export const cachedVerifier = (
-  key: SigningKey,
-  config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
-  capacity = 10_000
-) => {
-  const verified = new Map<string, { readonly principal: Principal; readonly expiresAt: number }>()
-  const remember = (token: string, principal: Principal, expiresAt: number) => {
-    if (verified.size >= capacity) verified.delete(verified.keys().next().value!)
-    verified.set(token, { principal, expiresAt })
-  }
+export const cachedVerifier = (key: SigningKey, checks: TokenChecks, capacity = 10_000) => {
+  const verified = new Map<string, { readonly principal: Principal; readonly claims: TimeClaims }>()
   return (token: string): Effect.Effect<Principal, TokenRefusal> =>
     Effect.clockWith((clock) => {
       const known = verified.get(token)
       if (known !== undefined) {
-        if (clock.unsafeCurrentTimeMillis() < known.expiresAt) return Effect.succeed(known.principal)
+        const refusal = timingRefusal(known.claims, clock.unsafeCurrentTimeMillis(), checks)
+        if (refusal === undefined) return Effect.succeed(known.principal)
         verified.delete(token)
+        return Effect.fail(refusal)
       }
-      return Effect.tap(verifyClaims(key, config, token), ({ payload, principal }) => {
-        if (payload.nbf === undefined && typeof payload.exp === "number") remember(token, principal, payload.exp * 1000)
-      }).pipe(Effect.map(({ principal }) => principal))
+      return Effect.map(verifyClaims(key, checks, token), ({ payload: { exp, iat, nbf }, principal }) => {
+        if (verified.size >= capacity) verified.delete(verified.keys().next().value!)
+        verified.set(token, { principal, claims: { exp, iat, nbf } })
+        return principal
+      })
     })
 }
 
 /** A token for `owner` (an admin one with `admin`), valid for `ttl` from now by `Clock`. */
 export const mintToken = (
   key: SigningKey,
-  config: Pick<ServiceConfig, "jwtIssuer" | "jwtAudience">,
+  config: Pick<TokenChecks, "jwtIssuer" | "jwtAudience">,
   claims: { readonly owner: OwnerId; readonly admin: boolean; readonly ttl: Duration.Duration }
 ): Effect.Effect<string> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {

@@ -19,6 +19,8 @@ export interface ServiceConfig {
   readonly dataDir: string
   readonly jwtIssuer: string | null
   readonly jwtAudience: string | null
+  readonly jwtMaxLifetime: Duration.Duration
+  readonly jwtClockSkew: Duration.Duration
   readonly corsOrigins: ReadonlyArray<string>
   readonly httpRateLimit: Rate
   readonly adminRateLimit: Rate
@@ -54,6 +56,17 @@ const settings = defineSettings<ServiceConfig>({
     pattern: /^[\x21-\x7e]{1,256}$/,
     expected: "a token audience",
     doc: "When set, tokens must carry this `aud`."
+  }),
+  jwtMaxLifetime: Field.duration({
+    default: Duration.days(30),
+    min: Duration.minutes(1),
+    doc: "Longest a token may be valid: `exp` at most this long after `iat` (after now if it has none); " +
+      "`token --ttl` may not ask for more."
+  }),
+  jwtClockSkew: Field.duration({
+    default: Duration.seconds(60),
+    min: Duration.zero,
+    doc: "How far a token's `iat` and `nbf` may be ahead of this server's clock (issuers' clocks differ)."
   }),
   corsOrigins: Field.list({
     default: [],

@@ -3,7 +3,9 @@
  * and the admin API. Each opens the database file itself, so they work whether or not a service is running on it.
  *
  * - `backup` writes a consistent snapshot (one read transaction, while writers go on) to a temporary file next to the
- *   destination, fsyncs it and renames it into place: a crash never leaves a partial file under the final name.
+ *   destination, fsyncs it and moves it into place: a crash never leaves a partial file under the final name, and
+ *   an existing file is never replaced unless `overwrite` says so.
+ * - `list` reads and checks every file of a backups directory.
  * - `restore` reads the whole backup and checks it (trailer, checksum, format version, every record) before it
  *   touches the database, then replaces the database's sessions in one transaction. `dryRun` stops before writing.
  * - `verify` runs SQLite's integrity and foreign-key checks, decodes every row and compares the status counters;
@@ -14,7 +16,7 @@ import type Database from "better-sqlite3"
 import { Clock, Effect, Either, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { CorruptRecord, type StoreFailure } from "../../domain/Errors.js"
+import { CorruptRecord, InvalidInput, type StoreFailure } from "../../domain/Errors.js"
 import type { Session } from "../../domain/Session.js"
 import * as Format from "./internal/backupFormat.js"
 import { openDatabase, openExisting, scopedDatabase } from "./internal/database.js"
@@ -107,20 +109,33 @@ const eachBatch = (
   return loop(0)
 }
 
-/** Writes `data` at the current end of `fd`, all of it. */
-const writeAll = (fd: number, data: Buffer) => {
-  for (let offset = 0; offset < data.length;) offset += Fs.writeSync(fd, data, offset)
-}
+/** The refusal of `backup` to replace an existing file without `overwrite`. */
+const fileExists = (file: string) =>
+  new InvalidInput({
+    field: "file",
+    reason: `${file} already exists`,
+    expected: "a file name not in use (or overwrite to replace the file)"
+  })
 
 /**
  * Writes a backup of the database at `database` to `to`: a consistent snapshot, taken while the service may keep
- * writing. The file appears under its name only once it is complete and on disk.
+ * writing. The file appears under its name only once it is complete and on disk. An existing file is replaced only
+ * with `overwrite`; otherwise the backup fails `InvalidInput` with `field: "file"` naming it, and nothing changes.
  */
-export const backup = (options: { readonly database: string; readonly to: string; readonly onProgress?: Progress }) =>
+export const backup = (
+  options: {
+    readonly database: string
+    readonly to: string
+    readonly overwrite?: boolean
+    readonly onProgress?: Progress
+  }
+): Effect.Effect<BackupReport, StoreFailure | InvalidInput> =>
   Effect.scoped(Effect.gen(function*() {
-    const db = yield* scopedDatabase(openExisting(options.database, true))
     const target = Path.resolve(options.to)
-    const temp = `${target}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`
+    const overwrite = options.overwrite === true
+    if (!overwrite && Format.existsAsFile(target)) return yield* fileExists(target)
+    const db = yield* scopedDatabase(openExisting(options.database, true))
+    const temp = Format.temporaryName(target)
     yield* sync("backup", () => Fs.mkdirSync(Path.dirname(target), { recursive: true, mode: 0o700 }))
     const fd = yield* Effect.acquireRelease(
       sync("backup", () => Fs.openSync(temp, "wx", 0o600)),
@@ -140,7 +155,7 @@ export const backup = (options: { readonly database: string; readonly to: string
     let bytes = 0
     const write = (text: string) => {
       const chunk = Buffer.from(text, "utf8")
-      writeAll(fd, chunk)
+      Format.writeAll(fd, chunk)
       hash.update(chunk)
       bytes += chunk.length
     }
@@ -175,12 +190,14 @@ export const backup = (options: { readonly database: string; readonly to: string
     for (const pointer of pointers) write(Format.activeLine(pointer))
     const sha256 = hash.digest("hex")
     const trailer = Format.trailerLine({ sha256, sessions: written.size, activePointers: pointers.length })
-    writeAll(fd, Buffer.from(trailer, "utf8"))
+    Format.writeAll(fd, Buffer.from(trailer, "utf8"))
     bytes += Buffer.byteLength(trailer)
-    yield* sync("backup", () => {
-      Fs.fsyncSync(fd)
-      Fs.renameSync(temp, target)
-      fsyncDirectory(Path.dirname(target))
+    yield* Effect.try({
+      try: () => {
+        Fs.fsyncSync(fd)
+        Format.moveIntoPlace(temp, target, overwrite)
+      },
+      catch: (error) => !overwrite && Format.existsAsFile(target) ? fileExists(target) : storeFailure("backup", error)
     })
     const report: BackupReport = {
       file: target,
@@ -192,19 +209,6 @@ export const backup = (options: { readonly database: string; readonly to: string
     }
     return report
   }))
-
-/** Makes a rename durable on systems where a directory can be fsynced (not Windows, where it is not needed). */
-const fsyncDirectory = (dir: string) => {
-  let fd: number | undefined
-  try {
-    fd = Fs.openSync(dir, "r")
-    Fs.fsyncSync(fd)
-  } catch {
-    // Directories cannot be opened or fsynced on some platforms; the rename is as durable as the OS makes it.
-  } finally {
-    if (fd !== undefined) Fs.closeSync(fd)
-  }
-}
 
 /**
  * Replaces the sessions of the database at `database` with those of the backup `from`, in one transaction, after
@@ -349,6 +353,38 @@ const quarantine = (db: Database.Database, corrupt: ReadonlyArray<CorruptRow>, n
   }).immediate()
   return moved
 }
+
+/** The directory, in the service's data directory, where it writes backups (`POST /admin/backup`). */
+export const backupDirectory = (dataDir: string) => Path.resolve(dataDir, "backups")
+
+/** One file of a backups directory, as `list` found it. */
+export type BackupListing = Format.Listing
+
+/**
+ * The files in the directory `dir` (where the service writes its backups), each read and checked in full: its
+ * counts when it is a valid backup, what is wrong when not (damaged, foreign, unfinished, unreadable). Oldest first.
+ * A missing directory holds none; one that cannot be read fails `StoreError`.
+ */
+export const list = (
+  options: { readonly dir: string; readonly onProgress?: Progress }
+): Effect.Effect<ReadonlyArray<BackupListing>, StoreFailure> =>
+  Effect.gen(function*() {
+    const dir = Path.resolve(options.dir)
+    const files = yield* sync("list backups", () =>
+      Fs.existsSync(dir)
+        ? Fs.readdirSync(dir).flatMap((name) => {
+          const stat = Fs.statSync(Path.join(dir, name), { throwIfNoEntry: false })
+          return stat?.isFile() === true ? [{ name, stat }] : []
+        })
+        : [])
+    const listings: Array<BackupListing> = []
+    for (const { name, stat } of files) {
+      listings.push(Format.inspect(dir, name, stat))
+      options.onProgress?.(listings.length, files.length)
+      yield* Effect.yieldNow()
+    }
+    return listings.sort((a, b) => a.writtenAt - b.writtenAt || a.file.localeCompare(b.file))
+  })
 
 /** The schema of a database file, as `doctor` reports it. */
 export interface SchemaStatus {

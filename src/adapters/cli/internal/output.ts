@@ -13,6 +13,18 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
   return [line(header), ...rows.map(line)].join("\n")
 }
 
+/** A size in bytes as a person reads it: `512 B`, `2.5 KiB`, `1.2 GiB`. */
+export const formatBytes = (bytes: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let unit = 0
+  let value = bytes
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
 const isRate = (value: unknown): value is { readonly limit: number; readonly window: Duration.Duration } =>
   typeof value === "object" && value !== null && "limit" in value && "window" in value &&
   Duration.isDuration(value.window)

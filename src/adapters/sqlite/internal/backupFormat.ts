@@ -1,10 +1,13 @@
 /**
- * The backup file format: UTF-8 NDJSON. A header line (format name and version), one line per session, one per
- * active pointer, and a trailer line with the record counts and the SHA-256 of every byte before it. A reader checks
- * the trailer, the checksum and the header, then decodes every record, before it trusts any of them.
+ * The backup file: UTF-8 NDJSON. A header line (format name and version), one line per session, one per active
+ * pointer, and a trailer line with the record counts and the SHA-256 of every byte before it. A reader checks the
+ * trailer, the checksum and the header, then decodes every record, before it trusts any of them. A writer writes
+ * a temporary file next to the destination and moves it into place only once it is complete and on disk.
  */
 import { Either, ParseResult, Schema } from "effect"
 import { createHash } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { Session } from "../../../domain/Session.js"
 
 /** The name in every backup's header. */
@@ -153,4 +156,117 @@ export const parse = (bytes: Buffer): Either.Either<Contents, string> => {
     }
   }
   return Either.right({ header, sessions, active })
+}
+
+/** What a reader makes of one file: its header and record counts when it is a valid backup, else what is wrong. */
+export type Summary =
+  | { readonly _tag: "Valid"; readonly header: Header; readonly sessions: number; readonly activePointers: number }
+  | { readonly _tag: "Invalid"; readonly problem: string }
+
+/** Reads and checks the whole of `bytes`, as `parse` does, and sums up what it found. */
+export const summarize = (bytes: Buffer): Summary =>
+  Either.match(parse(bytes), {
+    onLeft: (problem): Summary => ({ _tag: "Invalid", problem }),
+    onRight: (contents): Summary => ({
+      _tag: "Valid",
+      header: contents.header,
+      sessions: contents.sessions.length,
+      activePointers: contents.active.length
+    })
+  })
+
+/** One file of a backups directory, read and checked in full. */
+export interface Listing {
+  /** Its name in the directory. */
+  readonly file: string
+  /** When it was written: its header's time when it is a valid backup, else the file's modification time. */
+  readonly writtenAt: number
+  readonly bytes: number
+  /** Whether it is a whole, valid backup: checksum, header, counts and every record. */
+  readonly verified: boolean
+  readonly sessions: number | null
+  readonly activePointers: number | null
+  /** What is wrong with it, when it does not verify. */
+  readonly problem: string | null
+}
+
+/** Reads and checks the file `name` in `dir` (a damaged, foreign or unreadable one says so in `problem`). */
+export const inspect = (dir: string, name: string, stat: Fs.Stats): Listing => {
+  const unverified = { file: name, writtenAt: stat.mtimeMs, bytes: stat.size, sessions: null, activePointers: null }
+  if (isTemporaryName(name)) {
+    return { ...unverified, verified: false, problem: "an unfinished backup (being written, or left by a crash)" }
+  }
+  let summary: Summary
+  try {
+    summary = summarize(Fs.readFileSync(Path.join(dir, name)))
+  } catch (error) {
+    summary = {
+      _tag: "Invalid",
+      problem: `it cannot be read: ${error instanceof Error ? error.message : String(error)}`
+    }
+  }
+  return summary._tag === "Invalid"
+    ? { ...unverified, verified: false, problem: summary.problem }
+    : {
+      ...unverified,
+      writtenAt: summary.header.createdAt,
+      verified: true,
+      sessions: summary.sessions,
+      activePointers: summary.activePointers,
+      problem: null
+    }
+}
+
+/** A temporary name next to `target`, unique to this process and call. */
+export const temporaryName = (target: string) =>
+  `${target}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`
+
+/** Whether a file name is one `temporaryName` makes: a backup being written, or left unfinished by a crash. */
+export const isTemporaryName = (name: string) => /\.\d+\.[0-9a-z]+\.tmp$/.test(name)
+
+/** Writes `data` at the current end of `fd`, all of it. */
+export const writeAll = (fd: number, data: Buffer) => {
+  for (let offset = 0; offset < data.length;) offset += Fs.writeSync(fd, data, offset)
+}
+
+/** Whether `file` names something that is not a directory (a file to overwrite or to refuse to). */
+export const existsAsFile = (file: string) => {
+  const stat = Fs.statSync(file, { throwIfNoEntry: false })
+  return stat !== undefined && !stat.isDirectory()
+}
+
+/**
+ * Moves the complete, fsynced file `temp` to `target` and makes the move durable. Without `overwrite`, an existing
+ * `target` is never replaced, even one that someone else created meanwhile: a hard link fails when it exists.
+ */
+export const moveIntoPlace = (temp: string, target: string, overwrite: boolean) => {
+  if (overwrite || !linked(temp, target)) Fs.renameSync(temp, target)
+  else Fs.rmSync(temp, { force: true })
+  fsyncDirectory(Path.dirname(target))
+}
+
+const noHardLinks = new Set(["EPERM", "ENOTSUP", "ENOSYS"])
+
+/** Links `temp` at `target`, failing if it exists; `false` on file systems without hard links, where it is not there. */
+const linked = (temp: string, target: string): boolean => {
+  try {
+    Fs.linkSync(temp, target)
+    return true
+  } catch (error) {
+    if (!noHardLinks.has(String((error as { code?: unknown }).code)) || existsAsFile(target)) throw error
+    return false
+  }
+}
+
+/** Makes a rename durable on systems where a directory can be fsynced (not Windows, where it is not needed). */
+const fsyncDirectory = (dir: string) => {
+  let fd: number | undefined
+  try {
+    fd = Fs.openSync(dir, "r")
+    Fs.fsyncSync(fd)
+  } catch {
+    // Directories cannot be opened or fsynced on some platforms; the rename is as durable as the OS makes it.
+  } finally {
+    if (fd !== undefined) Fs.closeSync(fd)
+  }
 }
