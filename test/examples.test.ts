@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, TestClock } from "effect"
 import * as Path from "node:path"
+import { maintenance } from "../examples/backup.js"
 import { reply } from "../examples/chat-reply.js"
 import { program } from "../examples/first-sessions.js"
 import { onCountedMemory, onMemory, onSqlite } from "../examples/swap-store.js"
@@ -46,6 +47,17 @@ describe("examples", () => {
       expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "OperationTimeout" })
       expect((yield* sessions.get(session.id)).data).toEqual({ turns: [] })
     }).pipe(Effect.provide(chat)))
+
+  it.scoped("backup writes a checked backup, restore checks it (dry run), verify finds the database sound", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const database = Path.join(dir, "sessions.db")
+      yield* onSqlite(database)
+      const { report, restored, verified } = yield* maintenance(database, Path.join(dir, "backups"))
+      expect(report).toMatchObject({ sessions: 1 })
+      expect(restored).toMatchObject({ sessions: 1 })
+      expect(verified).toMatchObject({ ok: true, rows: 1 })
+    }))
 
   it.scoped("swap-store runs the same app on three store layers", () =>
     Effect.gen(function*() {
