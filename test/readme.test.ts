@@ -75,9 +75,11 @@ describe("README snippets", () => {
       const layer = SessionManager.layer(Either.getOrThrow(makeConfig()), { sweeper: false }).pipe(
         Layer.provide(MemoryStore.layer)
       )
-      const sessions = yield* Layer.build(layer).pipe(Effect.map((context) => context.unsafeMap.get(
-        SessionManager.SessionManager.key
-      ) as SessionManager.SessionManagerShape))
+      const sessions = yield* Layer.build(layer).pipe(Effect.map((context) =>
+        context.unsafeMap.get(
+          SessionManager.SessionManager.key
+        ) as SessionManager.SessionManagerShape
+      ))
       const s = yield* sessions.create({ owner: "alice" })
       const page = yield* sessions.list({ owner: "alice" })
       yield* sessions.recordActivity(s.id, { messages: 1 })

@@ -69,4 +69,18 @@ describe("the binary on a database with a corrupt row", () => {
     const plain = cli(["doctor"], env)
     expect(plain.stdout).toMatch(/FAIL integrity: .*1 corrupt.*\n\s+fix: run verify --repair/)
   })
+
+  it("remove takes the corrupt session away on its own, without a repair run; doctor is then content", () => {
+    const removed = cli(["remove", ids[1]!, "--reason", "expires_at unreadable", "--json"], env)
+    expect(removed.code).toBe(0)
+    expect(JSON.parse(removed.stdout)).toEqual({ id: ids[1], removed: true })
+    expectOneLine(cli(["show", ids[1]!], env).stderr, new RegExp(`session ${ids[1]} was not found`))
+    expectOneLine(cli(["remove", ids[1]!], env).stderr, new RegExp(`no session ${ids[1]} is stored`))
+    expect(cli(["doctor"], env).code).toBe(0)
+    const db = new Database(Path.join(dir, "sessions.db"))
+    expect(db.prepare("SELECT id, reason FROM quarantine").all()).toEqual([
+      { id: ids[1], reason: "expires_at unreadable" }
+    ])
+    db.close()
+  })
 })

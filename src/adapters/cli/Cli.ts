@@ -9,7 +9,7 @@ import { serveFromEnv } from "../http/Server.js"
 import { backup, restore, verify } from "./internal/backups.js"
 import { config } from "./internal/config.js"
 import { doctor } from "./internal/doctor.js"
-import { close, list, locks, show, status, sweep } from "./internal/sessions.js"
+import { close, list, locks, remove, show, status, sweep } from "./internal/sessions.js"
 import { token } from "./internal/token.js"
 
 export { CliFailure } from "./internal/common.js"
@@ -28,6 +28,7 @@ export const command = Command.make("effect-sessions").pipe(
     list,
     show,
     close,
+    remove,
     sweep,
     locks,
     backup,

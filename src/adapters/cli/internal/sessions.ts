@@ -4,7 +4,7 @@ import { Console, Effect, Option } from "effect"
 import type { Session, StatusCounts } from "../../../domain/Session.js"
 import { statuses } from "../../../domain/Session.js"
 import { SessionStore } from "../../../services/SessionStore.js"
-import { askServer, existingDatabase, integerOption, json, settings, withManager } from "./common.js"
+import { askServer, CliFailure, existingDatabase, integerOption, json, settings, withManager } from "./common.js"
 import { table } from "./output.js"
 
 const countsLine = (counts: StatusCounts) => statuses.map((status) => `${status} ${counts[status]}`).join(", ")
@@ -115,6 +115,33 @@ export const close = Command.make(
       )
     )
 ).pipe(Command.withDescription("Close a session"))
+
+/** `remove`: takes one record away whatever its state (one that cannot be read included), without a repair run. */
+export const remove = Command.make(
+  "remove",
+  {
+    id,
+    json,
+    reason: Options.text("reason").pipe(
+      Options.withDescription("Why (kept with the record in the quarantine table)"),
+      Options.withDefault("removed by operator")
+    )
+  },
+  ({ id, json, reason }) =>
+    withManager((manager) =>
+      Effect.flatMap(manager.remove(id, { reason }), (removed) =>
+        removed
+          ? json
+            ? Console.log(JSON.stringify({ id, removed }, null, 2))
+            : Console.log(`removed ${id}; the record is kept in the quarantine table (${reason})`)
+          : Effect.fail(new CliFailure({ reason: `no session ${id} is stored` })))
+    )
+).pipe(
+  Command.withDescription(
+    "Remove one session record whatever its state, a corrupt one included (kept in the quarantine table); " +
+      "close is the normal way to end a session"
+  )
+)
 
 /** `sweep`: expires due sessions and purges old tombstones now. */
 export const sweep = Command.make(
