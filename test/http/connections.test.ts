@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Http from "node:http"
 import parsePrometheus from "parse-prometheus-text-format"
-import { call, connect, type RawConnection, type Service, startProcess } from "../support/service.js"
+import { call, connect, type RawConnection, type Service, startInProcess, startProcess } from "../support/service.js"
 
 /** `promise`'s value, or `undefined` once `ms` have passed. */
 const within = <A>(promise: Promise<A>, ms: number) =>
@@ -86,6 +86,46 @@ describe("connections", () => {
       expect(entries.filter((entry) => entry.logLevel === "ERROR" || entry.logLevel === "FATAL")).toEqual([])
     } finally {
       for (const connection of slow) connection.socket.destroy()
+      await service.stop()
+    }
+  })
+
+  it("at the limit, closes the connection quiet the longest, and refuses a newcomer only when all are busy", async () => {
+    const service = await startInProcess({ SESSIONS_MAX_CONNECTIONS: "3" })
+    const held: Array<RawConnection> = []
+    try {
+      const token = await service.token("alice")
+      // A request whose body never comes: its connection is busy until the request deadline (30s here).
+      const busy = () =>
+        connect(
+          service,
+          `POST /sessions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n` +
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+      const oldest = await connect(service, "GET /heal")
+      const newer = await connect(service, "GET /heal")
+      held.push(oldest, newer, await busy())
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(await fresh(service, "/sessions", token)).toBe(200)
+      await within(oldest.closed, 2_000)
+      expect([oldest.isClosed(), newer.isClosed()]).toEqual([true, false])
+
+      // Every connection busy: a newcomer is refused, and admitted again once one is free.
+      held.push(await busy(), await busy())
+      await within(newer.closed, 2_000)
+      expect(newer.isClosed()).toBe(true)
+      // (The service parses the busy requests' headers on its own time; no client-side signal says when.)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      await expect(fresh(service, "/sessions", token)).rejects.toThrow()
+      held[2]!.socket.destroy()
+      await held[2]!.closed
+      let status: number | string = "refused"
+      for (let attempt = 0; status !== 200 && attempt < 20; attempt++) {
+        status = await fresh(service, "/sessions", token).catch(String)
+      }
+      expect(status).toBe(200)
+    } finally {
+      for (const connection of held) connection.socket.destroy()
       await service.stop()
     }
   })

@@ -54,7 +54,7 @@ const drainPoll = Duration.millis(20)
  * How long, during a drain, a connection must have had no request in flight before it is closed: time for a request
  * a client sent just before it learnt of the shutdown to arrive (and be answered 503 with `Connection: close`).
  */
-export const drainGrace = Duration.seconds(1)
+const drainGrace = Duration.seconds(1)
 
 /** How much later than the service's own deadlines Node's are (they only ever catch what ours missed). */
 const nodeBackstop = Duration.seconds(1)
