@@ -218,7 +218,7 @@ describe.each(modes)("access (%s)", (_mode, start) => {
       // The admin budget is spent, the same subject's session-route budget is not: they never share.
       for (let i = 0; i < 5; i++) expect((await call(service, "GET", "/sessions", { token: ops })).status).toBe(200)
       expect((await call(service, "GET", "/sessions", { token: ops })).status).toBe(429)
-      // Health and metrics are never limited.
+      // Health and metrics spend no subject's budget.
       expect((await call(service, "GET", "/healthz")).status).toBe(200)
     } finally {
       await service.stop()

@@ -7,6 +7,7 @@ import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Exit, Layer, Scope } from "effect"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Path from "node:path"
 import { layer as serverLayer } from "../../src/adapters/http/Server.js"
 import { makeServiceConfig } from "../../src/adapters/http/ServiceConfig.js"
@@ -102,6 +103,88 @@ describe("stopping the service", () => {
     expect(requests.every((entry) => typeof entry.annotations?.["requestId"] === "string")).toBe(true)
     expect(lines.some((line) => line.includes(token) || line.includes(secret))).toBe(false)
     removeDir(first.dataDir)
+  })
+
+  it("on SIGTERM with 12 keep-alive clients: every request written is answered or its connection refused", async () => {
+    const first = await startProcess({
+      SESSIONS_MAX_SESSIONS_PER_OWNER: "100000",
+      SESSIONS_HTTP_RATE_LIMIT: "1000000/1m"
+    })
+    const token = await first.token("loader")
+    const agent = new Http.Agent({ keepAlive: true, maxSockets: 12 })
+    const acknowledged: Array<string> = []
+    const outcomes: Array<string> = []
+    const post = (n: number) =>
+      new Promise<{ status: number; connection: string | undefined; body: Record<string, string> }>(
+        (resolve, reject) => {
+          const request = Http.request(`${first.url}/sessions`, {
+            method: "POST",
+            agent,
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }
+          }, (response) => {
+            let text = ""
+            response.setEncoding("utf8")
+            response.on("data", (chunk: string) => (text += chunk))
+            response.on("end", () =>
+              resolve({
+                status: response.statusCode ?? 0,
+                connection: response.headers["connection"],
+                body: JSON.parse(text)
+              }))
+            response.on("error", reject)
+          })
+          request.on("error", reject)
+          request.end(JSON.stringify({ data: { n } }))
+        }
+      )
+    const client = async () => {
+      for (let n = 0;; n++) {
+        try {
+          const response = await post(n)
+          if (response.status === 201) {
+            acknowledged.push(response.body["id"]!)
+            continue
+          }
+          outcomes.push(`${response.status} ${response.body["_tag"]} connection: ${response.connection}`)
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? String(error)
+          outcomes.push(code)
+          if (code === "ECONNREFUSED") return
+        }
+        if (outcomes.length > 10_000) return
+      }
+    }
+    const clients = Array.from({ length: 12 }, client)
+    await new Promise((resolve) => setTimeout(resolve, 700))
+    first.child.kill("SIGTERM")
+    await Promise.all(clients)
+    agent.destroy()
+    expect(await first.exited).toBe(0)
+    expect(acknowledged.length).toBeGreaterThan(12)
+    // Each client ends refused at connect (the listener is closed); before that, every request it wrote got a
+    // response: a 201, or 503 ShuttingDown with Connection: close. Never a reset or a dropped connection.
+    expect(outcomes.filter((outcome) => outcome !== "ECONNREFUSED" && !outcome.startsWith("503 "))).toEqual([])
+    expect(outcomes.filter((outcome) => outcome === "ECONNREFUSED").length).toBe(12)
+    const refusals = outcomes.filter((outcome) => outcome.startsWith("503 "))
+    expect(refusals.length).toBeGreaterThan(0)
+    expect(new Set(refusals)).toEqual(new Set(["503 ShuttingDown connection: close"]))
+
+    const second = await startProcess({ SESSIONS_DATA_DIR: first.dataDir })
+    try {
+      const admin = await second.token("ops", { admin: true })
+      const stored = new Set<string>()
+      let after: string | null = null
+      do {
+        const query: string = after === null ? "" : `&after=${encodeURIComponent(after)}`
+        const page = await call(second, "GET", `/admin/sessions?owner=loader&limit=1000${query}`, { token: admin })
+        expect(page.status).toBe(200)
+        for (const session of page.json["sessions"]) stored.add(session.id)
+        after = page.json["next"]
+      } while (after !== null)
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([])
+    } finally {
+      await second.stop()
+    }
   })
 
   it("generates a secret on first start (mode 0600), says how to mint a token, and keeps using it", async () => {

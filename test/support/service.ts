@@ -9,6 +9,7 @@ import { SignJWT } from "jose"
 import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
+import { connect as netConnect, type Socket } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { loadSigningKey } from "../../src/adapters/http/Auth.js"
@@ -76,15 +77,28 @@ export interface ServiceProcess extends Service {
 export const inherited = () =>
   Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("SESSIONS_")))
 
+/** How the process is started, besides its variables. */
+export interface ProcessOptions {
+  /** The most files the process may hold open (`ulimit -n`, set by `/bin/sh` before it runs the service). */
+  readonly openFiles?: number
+}
+
 /** Starts `effect-sessions serve` and waits until it says where it listens. */
-export const startProcess = async (env: Variables = {}): Promise<ServiceProcess> => {
+export const startProcess = async (env: Variables = {}, options: ProcessOptions = {}): Promise<ServiceProcess> => {
   if (!Fs.existsSync(binary)) throw new Error(`${binary} is missing: run npm run build (npm test does)`)
   const given = env["SESSIONS_DATA_DIR"]
   const dataDir = given ?? makeDir()
-  const child = ChildProcess.spawn(process.execPath, [binary, "serve"], {
+  const spawnOptions: ChildProcess.SpawnOptions = {
     env: { ...inherited(), ...variables(dataDir, env) },
     stdio: ["ignore", "pipe", "pipe"]
-  })
+  }
+  const child = options.openFiles === undefined
+    ? ChildProcess.spawn(process.execPath, [binary, "serve"], spawnOptions)
+    : ChildProcess.spawn(
+      "/bin/sh",
+      ["-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, binary, "serve"],
+      spawnOptions
+    )
   const logs: Array<string> = []
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   const url = await new Promise<string>((resolve, reject) => {
@@ -160,6 +174,14 @@ export const startInProcess = async (env: Variables = {}): Promise<Service> => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Body = Record<string, any>
 
+/** What `call` answers: the status, the headers, the body as text and, when it is JSON, parsed. */
+export interface Answer {
+  readonly status: number
+  readonly headers: Headers
+  readonly text: string
+  readonly json: Body
+}
+
 /** A JSON request to the service; the body is parsed when the response is JSON. */
 export const call = async (
   service: Pick<Service, "url">,
@@ -167,7 +189,7 @@ export const call = async (
   path: string,
   options: { readonly token?: string | undefined; readonly body?: unknown; readonly headers?: Record<string, string> } =
     {}
-) => {
+): Promise<Answer> => {
   const headers: Record<string, string> = { ...options.headers }
   if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
   let body: string | undefined
@@ -182,3 +204,37 @@ export const call = async (
     : undefined
   return { status: response.status, headers: response.headers, text, json: json as Body }
 }
+
+/** A raw TCP connection to the service, with everything it received and whether the service closed it. */
+export interface RawConnection {
+  readonly socket: Socket
+  /** What the service sent so far. */
+  readonly received: () => string
+  /** Resolves with what the service sent once the connection is closed (by either side). */
+  readonly closed: Promise<string>
+  readonly isClosed: () => boolean
+}
+
+/** Opens a raw TCP connection to the service (for requests no HTTP client would send) and writes `initial`. */
+export const connect = (service: Pick<Service, "url">, initial = ""): Promise<RawConnection> =>
+  new Promise((resolve, reject) => {
+    const url = new URL(service.url)
+    const socket = netConnect({ host: url.hostname, port: Number(url.port) })
+    const chunks: Array<Buffer> = []
+    let ended = false
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk))
+    const received = () => Buffer.concat(chunks).toString("utf8")
+    const closed = new Promise<string>((done) =>
+      socket.once("close", () => {
+        ended = true
+        done(received())
+      })
+    )
+    socket.on("error", () => {})
+    socket.once("connect", () => {
+      socket.off("error", reject)
+      if (initial !== "") socket.write(initial)
+      resolve({ socket, received, closed, isClosed: () => ended })
+    })
+    socket.once("error", reject)
+  })

@@ -1,6 +1,6 @@
 /**
  * The HTTP API of effect-sessions, as an `HttpApi` (the OpenAPI document is generated from it): session routes for
- * the token's owner, operator routes under `/admin`, and unauthenticated health and metrics routes.
+ * the token's owner, operator routes under `/admin`, and health and metrics routes that need no token.
  */
 import {
   HttpApi,
@@ -12,9 +12,14 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Context, Schema } from "effect"
+import { createRequire } from "node:module"
 import { Session, SessionStatus } from "../../domain/Session.js"
 import type { Principal } from "./Auth.js"
-import { allErrors, Forbidden, NoActiveSession, statuses, Unauthorized } from "./HttpErrors.js"
+import { allErrors, Forbidden, NoActiveSession, statuses, Unauthorized, UnsupportedMediaType } from "./HttpErrors.js"
+import { withoutPlatformDecodeError } from "./internal/openapi.js"
+
+/** The package's version, the OpenAPI document's too (read from `package.json`, its one source). */
+const { version } = createRequire(import.meta.url)("../../../package.json") as { readonly version: string }
 
 /** The principal of the request: the token's subject (the owner it acts for) and whether it is an admin. */
 export class CurrentPrincipal
@@ -38,7 +43,29 @@ export class AuthenticatedAdmin extends HttpApiMiddleware.Tag<AuthenticatedAdmin
   }
 ) {}
 
+/** The budget of callers without a token (health, metrics), taken unless the request carries a valid one. */
+export class Anonymous extends HttpApiMiddleware.Tag<Anonymous>()("effect-sessions/http/Anonymous", {
+  failure: statuses.RateLimited
+}) {}
+
 const id = HttpApiSchema.param("id", Schema.String)
+
+/** What any call of the manager may fail with besides shutting down and rate limits (its `CommonError`). */
+const CommonErrors = Schema.Union(
+  statuses.InvalidInput,
+  statuses.StoreUnavailable,
+  statuses.StoreError,
+  statuses.CorruptRecord
+)
+
+/** The failures of a call on one existing session (the manager's `SessionCallError`). */
+const SessionErrors = Schema.Union(CommonErrors, statuses.SessionNotFound, statuses.SessionEnded)
+
+/** The failures of a call that takes the session's exclusive permit (the manager's `ExclusiveError`). */
+const ExclusiveErrors = Schema.Union(SessionErrors, statuses.SessionBusy, statuses.StaleFencingToken)
+
+/** What only a route that reads a body may answer: a bad or too deep body, a media type that is not JSON. */
+const BodyErrors = Schema.Union(statuses.InvalidInput, UnsupportedMediaType)
 
 /** A page of sessions. */
 export const SessionPage = Schema.Struct({
@@ -121,93 +148,150 @@ const eventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
 const close = HttpApiEndpoint.del("close")`/sessions/${id}`
   .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
   .addSuccess(Session)
+  .addError(ExclusiveErrors)
 
-/** The event stream, resumed after `Last-Event-ID` (the owner's events, or every owner's under `/admin`). */
+/**
+ * The event stream, resumed after `Last-Event-ID` (the owner's events, or every owner's under `/admin`). Past
+ * `maxStreamsPerSubject` open streams of one subject, `RateLimited`.
+ */
 const events = HttpApiEndpoint.get("events", "/events")
   .setHeaders(Schema.Struct({ "last-event-id": Schema.optional(Schema.String) }))
   .addSuccess(eventStream)
+  .addError(statuses.InvalidInput)
+  .addError(statuses.RateLimited)
 
 /** The session routes: everything acts for the token's subject, on its own sessions only. */
 export class SessionsGroup extends HttpApiGroup.make("sessions")
-  .add(HttpApiEndpoint.post("create", "/sessions").setPayload(CreateSessionBody).addSuccess(Session, { status: 201 }))
-  .add(HttpApiEndpoint.get("list", "/sessions").setUrlParams(ListParams).addSuccess(SessionPage))
-  .add(HttpApiEndpoint.get("get")`/sessions/${id}`.addSuccess(Session))
-  .add(HttpApiEndpoint.post("touch")`/sessions/${id}/touch`.addSuccess(Session))
-  .add(HttpApiEndpoint.post("activity")`/sessions/${id}/activity`.setPayload(ActivityBody).addSuccess(Session))
-  .add(HttpApiEndpoint.post("wait")`/sessions/${id}/wait`.addSuccess(Session))
-  .add(HttpApiEndpoint.post("resume")`/sessions/${id}/resume`.addSuccess(Session))
+  .add(
+    HttpApiEndpoint.post("create", "/sessions")
+      .setPayload(CreateSessionBody)
+      .addSuccess(Session, { status: 201 })
+      .addError(CommonErrors)
+      .addError(BodyErrors)
+      .addError(statuses.SessionNameTaken)
+      .addError(statuses.CapacityExceeded)
+  )
+  .add(HttpApiEndpoint.get("list", "/sessions").setUrlParams(ListParams).addSuccess(SessionPage).addError(CommonErrors))
+  .add(HttpApiEndpoint.get("get")`/sessions/${id}`.addSuccess(Session).addError(SessionErrors))
+  .add(HttpApiEndpoint.post("touch")`/sessions/${id}/touch`.addSuccess(Session).addError(SessionErrors))
+  .add(
+    HttpApiEndpoint.post("activity")`/sessions/${id}/activity`
+      .setPayload(ActivityBody)
+      .addSuccess(Session)
+      .addError(SessionErrors)
+      .addError(BodyErrors)
+  )
+  .add(
+    HttpApiEndpoint.post("wait")`/sessions/${id}/wait`
+      .addSuccess(Session)
+      .addError(ExclusiveErrors)
+      .addError(statuses.InvalidTransition)
+  )
+  .add(
+    HttpApiEndpoint.post("resume")`/sessions/${id}/resume`
+      .addSuccess(Session)
+      .addError(ExclusiveErrors)
+      .addError(statuses.InvalidTransition)
+  )
   .add(
     HttpApiEndpoint.put("replaceData")`/sessions/${id}/data`
       .setHeaders(Schema.Struct({ "if-match": Schema.optional(Schema.String) }))
       .setPayload(Schema.Unknown)
       .addSuccess(Session)
+      .addError(ExclusiveErrors)
+      .addError(BodyErrors)
+      .addError(statuses.VersionConflict)
   )
-  .add(HttpApiEndpoint.patch("mergeData")`/sessions/${id}/data`.setPayload(Schema.Unknown).addSuccess(Session))
+  .add(
+    HttpApiEndpoint.patch("mergeData")`/sessions/${id}/data`
+      .setPayload(Schema.Unknown)
+      .addSuccess(Session)
+      .addError(ExclusiveErrors)
+      .addError(BodyErrors)
+      .addError(statuses.VersionConflict)
+      .addError(statuses.OperationTimeout)
+  )
   .add(close)
-  .add(HttpApiEndpoint.put("activate", "/active").setPayload(ActivateBody).addSuccess(Session))
-  .add(HttpApiEndpoint.get("active", "/active").addSuccess(Session).addError(NoActiveSession))
+  .add(
+    HttpApiEndpoint.put("activate", "/active")
+      .setPayload(ActivateBody)
+      .addSuccess(Session)
+      .addError(SessionErrors)
+      .addError(BodyErrors)
+  )
+  .add(HttpApiEndpoint.get("active", "/active").addSuccess(Session).addError(CommonErrors).addError(NoActiveSession))
   .add(events)
   .middleware(Authenticated)
 {}
 
+/** What a backup is named; the body may be left out (a name from the time is chosen). */
+const BackupBody = Schema.NullOr(Schema.Struct({ name: Schema.optional(Schema.String) }))
+
 /** Operator routes: every owner's sessions, stats, sweeps, backups, the origin allow-list. */
 export class AdminGroup extends HttpApiGroup.make("admin")
-  .add(HttpApiEndpoint.get("stats", "/stats").addSuccess(Stats))
+  .add(
+    HttpApiEndpoint.get("stats", "/stats")
+      .addSuccess(Stats)
+      .addError(statuses.StoreUnavailable)
+      .addError(statuses.StoreError)
+  )
   .add(
     HttpApiEndpoint.get("sessions", "/sessions")
       .setUrlParams(Schema.extend(ListParams, Schema.Struct({ owner: Schema.optional(Schema.String) })))
       .addSuccess(SessionPage)
+      .addError(CommonErrors)
   )
   .add(close)
-  .add(HttpApiEndpoint.post("sweep", "/sweep").addSuccess(SweepReport))
+  .add(
+    HttpApiEndpoint.post("sweep", "/sweep")
+      .addSuccess(SweepReport)
+      .addError(statuses.StoreUnavailable)
+      .addError(statuses.StoreError)
+  )
   .add(
     HttpApiEndpoint.post("backup", "/backup")
-      .setPayload(Schema.Struct({ name: Schema.optional(Schema.String) }))
+      .setPayload(BackupBody)
+      .annotate(OpenApi.Transform, (operation) => ({
+        ...operation,
+        requestBody: { ...operation["requestBody"], required: false }
+      }))
       .addSuccess(BackupReport, { status: 201 })
+      .addError(BodyErrors)
+      .addError(statuses.StoreUnavailable)
+      .addError(statuses.StoreError)
   )
   .add(HttpApiEndpoint.get("origins", "/origins").addSuccess(Origins))
-  .add(HttpApiEndpoint.put("setOrigins", "/origins").setPayload(Origins).addSuccess(Origins))
+  .add(HttpApiEndpoint.put("setOrigins", "/origins").setPayload(Origins).addSuccess(Origins).addError(BodyErrors))
   .add(events)
   .middleware(AuthenticatedAdmin)
   .prefix("/admin")
 {}
 
-/** Liveness, readiness and metrics: no token needed. */
+/** Liveness, readiness and metrics: no token needed (without one, the anonymous budget applies). */
 export class SystemGroup extends HttpApiGroup.make("system")
   .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Schema.Struct({ status: Schema.Literal("up") })))
   .add(
-    HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
+      .addError(statuses.StoreUnavailable)
+      .addError(statuses.StoreError)
   )
   .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(HttpApiSchema.Text({ contentType: "text/plain" })))
+  .middleware(Anonymous)
 {}
 
-/** The whole API, every error with its status (see `HttpErrors`). */
+/** The whole API. Each endpoint lists the errors it can return; these the service may answer on any route. */
 export class SessionsApi extends HttpApi.make("effect-sessions")
   .add(SessionsGroup)
   .add(AdminGroup)
   .add(SystemGroup)
-  .addError(allErrors.InvalidInput)
-  .addError(allErrors.Unauthorized)
   .addError(allErrors.Forbidden)
-  .addError(allErrors.SessionNotFound)
-  .addError(allErrors.NoActiveSession)
-  .addError(allErrors.RouteNotFound)
-  .addError(allErrors.SessionNameTaken)
-  .addError(allErrors.InvalidTransition)
-  .addError(allErrors.StaleFencingToken)
-  .addError(allErrors.SessionEnded)
-  .addError(allErrors.VersionConflict)
   .addError(allErrors.PayloadTooLarge)
-  .addError(allErrors.SessionBusy)
-  .addError(allErrors.LeaseHeld)
-  .addError(allErrors.RateLimited)
-  .addError(allErrors.CorruptRecord)
-  .addError(allErrors.StoreError)
-  .addError(allErrors.ServerFault)
-  .addError(allErrors.CapacityExceeded)
-  .addError(allErrors.StoreUnavailable)
   .addError(allErrors.ShuttingDown)
   .addError(allErrors.OperationTimeout)
+  .addError(allErrors.ServerFault)
   .annotate(OpenApi.Title, "effect-sessions")
   .annotate(OpenApi.Description, "A session service: long-lived sessions with expiry, capacity, locks, events.")
+  .annotate(OpenApi.Version, version)
+  .annotate(OpenApi.Transform, withoutPlatformDecodeError)
 {}

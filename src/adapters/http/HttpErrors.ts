@@ -52,6 +52,16 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   limit: Schema.Number
 }, HttpApiSchema.annotations({ status: 413 })) {}
 
+/** The request's body is of a media type the route does not take (415): what it was, and what the route takes. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", {
+  contentType: Schema.String,
+  expected: Schema.String
+}, HttpApiSchema.annotations({ status: 415 })) {
+  override get message() {
+    return `a body of type ${this.contentType} is not accepted here; expected ${this.expected}`
+  }
+}
+
 /** No route has this method and path (404). */
 export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()("RouteNotFound", {
   method: Schema.String,
@@ -96,6 +106,7 @@ export const allErrors = {
   Forbidden,
   NoActiveSession,
   PayloadTooLarge,
+  UnsupportedMediaType,
   RouteNotFound,
   ServerFault
 } as const

@@ -2,16 +2,25 @@
  * The HTTP service: the `SessionsApi` served by Node's HTTP server over a `SessionManager`, with interactive docs at
  * `/docs` and the OpenAPI document at `/openapi.json`.
  *
- * Shutdown. When the layer's scope closes (SIGTERM or SIGINT in `serve`), the service stops accepting connections,
- * answers requests that arrive on open connections with 503 `ShuttingDown`, ends event streams, and lets requests in
- * flight finish until `shutdownDeadline`; then it closes the remaining connections. Only after that do the layers
- * below it close (the manager stops its sweeper and flushes the store), so nothing acknowledged is lost.
+ * Connections. At most `maxConnections` are open; at the limit a new one is admitted by closing the connection that
+ * has had no request in flight the longest (still sending its headers, or idle between keep-alive requests), and
+ * refused only when every connection has a request in flight. A connection must send its request's headers within
+ * `headersTimeout`; an idle keep-alive connection is closed after `keepAliveTimeout`.
+ *
+ * Shutdown. When the layer's scope closes (SIGTERM or SIGINT in `serve`), the service stops listening, answers
+ * requests that arrive on open connections with 503 `ShuttingDown` and `Connection: close` (responses in flight say
+ * `Connection: close` too), ends event streams, and lets requests in flight finish until `shutdownDeadline`. A
+ * connection with no request in flight is closed once it has been so for `drainGrace` since the drain began (so a
+ * request already on its way on it is answered, not reset); at the deadline every remaining connection is closed.
+ * Only after that do the layers below it close (the manager stops its sweeper and flushes the store), so nothing
+ * acknowledged is lost.
  */
-import { HttpApiBuilder, HttpApiSwagger, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Clock, Deferred, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Layer, Option, Runtime } from "effect"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import { configFromEnv, type SessionsConfig } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
 import * as SessionManager from "../../services/SessionManager.js"
@@ -19,8 +28,12 @@ import * as SqliteStore from "../sqlite/SqliteStore.js"
 import type { SqliteStoreOptions } from "../sqlite/SqliteStore.js"
 import { SessionsApi } from "./Api.js"
 import { loadSigningKey, secretFileExposed, type SigningKey } from "./Auth.js"
+import { AdminLive, SystemLive } from "./internal/admin.js"
+import { AnonymousLive, AuthenticatedAdminLive, AuthenticatedLive } from "./internal/authentication.js"
+import { Connections } from "./internal/connections.js"
+import * as Docs from "./internal/docs.js"
 import { guard } from "./internal/guard.js"
-import { AdminLive, AuthenticatedAdminLive, AuthenticatedLive, SessionsLive, SystemLive } from "./internal/handlers.js"
+import { SessionsLive } from "./internal/handlers.js"
 import { HttpService, type HttpServiceShape } from "./internal/service.js"
 import { defaultServiceConfig, type ServiceConfig, serviceConfigFromEnv } from "./ServiceConfig.js"
 
@@ -34,23 +47,40 @@ export interface ServerOptions {
   readonly shutdownDeadline: Duration.DurationInput
 }
 
-/** How often shutdown looks for connections that went idle, to close them. */
+/** How often a drain looks for connections it may close. */
 const drainPoll = Duration.millis(20)
 
 /**
- * Stops the service: no new connections, new requests refused, event streams ended, requests in flight given
- * until `deadline`, then every connection closed.
+ * How long, during a drain, a connection must have had no request in flight before it is closed: time for a request
+ * a client sent just before it learnt of the shutdown to arrive (and be answered 503 with `Connection: close`).
  */
-const drain = (service: HttpServiceShape, server: Http.Server, deadline: Duration.DurationInput) =>
+const drainGrace = Duration.seconds(1)
+
+/** How much later than the service's own deadlines Node's are (they only ever catch what ours missed). */
+const nodeBackstop = Duration.seconds(1)
+
+/**
+ * Stops the service: no new connections, new requests refused, event streams ended, requests in flight given
+ * until `deadline`, connections closed as described above.
+ */
+const drain = (
+  service: HttpServiceShape,
+  server: Http.Server,
+  connections: Connections,
+  deadline: Duration.DurationInput
+) =>
   Effect.gen(function*() {
     service.gate.draining = true
     yield* Deferred.succeed(service.stopping, undefined)
-    const closed = yield* Deferred.make<void>()
-    if (server.listening) server.close(() => Deferred.unsafeDone(closed, Effect.void))
-    else yield* Deferred.succeed(closed, undefined)
-    const until = (yield* Clock.currentTimeMillis) + Duration.toMillis(deadline)
-    while (!(yield* Deferred.isDone(closed)) && (yield* Clock.currentTimeMillis) < until) {
-      server.closeIdleConnections()
+    // Not `server.close()`: that would also close every idle keep-alive connection at once, while a client may be
+    // sending a request on it (which it would see reset).
+    if (server.listening) Net.Server.prototype.close.call(server)
+    yield* Effect.logInfo("http service stopped accepting connections")
+    const started = yield* Clock.currentTimeMillis
+    const until = started + Duration.toMillis(deadline)
+    const grace = Duration.toMillis(drainGrace)
+    for (let now = started; connections.size > 0 && now < until; now = yield* Clock.currentTimeMillis) {
+      if (now - grace >= started) connections.closeQuietSince(now - grace)
       yield* Effect.sleep(drainPoll)
     }
     if (service.gate.inFlight > 0) {
@@ -58,9 +88,27 @@ const drain = (service: HttpServiceShape, server: Http.Server, deadline: Duratio
         Effect.annotateLogs("inFlight", service.gate.inFlight)
       )
     }
-    server.closeAllConnections()
+    connections.closeAll()
+    // Releases what `listen` set up (Node's timer that checks connection timeouts); no connection is left to close.
+    server.close()
     yield* Effect.logInfo("http service stopped")
   })
+
+/** Node's HTTP server for `config`: its own timeouts set to the service's, or just past them as a backstop. */
+const nodeServer = (config: ServiceConfig) => {
+  const headersTimeout = Duration.toMillis(config.headersTimeout)
+  const server = Http.createServer({
+    headersTimeout,
+    // The service answers a request whose body is late with 504 at `requestTimeout` after its headers; Node's own
+    // limit on the whole request (a bare 408 and a closed connection) only comes after that.
+    requestTimeout: headersTimeout + Duration.toMillis(config.requestTimeout) + Duration.toMillis(nodeBackstop),
+    keepAliveTimeout: Duration.toMillis(config.keepAliveTimeout),
+    // Node checks the two timeouts above on this period (30 s by default, which lets a slow client stay longer).
+    connectionsCheckingInterval: 1_000
+  })
+  server.keepAliveTimeout = Duration.toMillis(config.keepAliveTimeout)
+  return server
+}
 
 /**
  * The HTTP service as a layer over a `SessionManager`: it listens on `config.host`/`config.port` while the layer is
@@ -71,18 +119,34 @@ export const layer = (
 ): Layer.Layer<HttpServer.HttpServer, ServeError, SessionManager.SessionManager> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const service = yield* HttpService.make(options)
-    const server = Http.createServer({ keepAliveTimeout: 5_000 })
+    const server = nodeServer(options.config)
+    const clock = yield* Effect.clock
+    const log = Runtime.runFork(yield* Effect.runtime<never>())
+    const connections = new Connections(
+      server,
+      options.config.maxConnections,
+      () => clock.unsafeCurrentTimeMillis(),
+      (shed) =>
+        log(
+          Effect.logWarning(
+            `connection limit reached (${options.config.maxConnections} open): to admit new connections, closed ` +
+              `${shed.evicted} without a request in flight and refused ${shed.refused} (all others busy) since the ` +
+              "last report; http_connections_shed_total counts every one"
+          )
+        )
+    )
     const api = HttpApiBuilder.api(SessionsApi).pipe(
       Layer.provide([SessionsLive, AdminLive, SystemLive]),
-      Layer.provide([AuthenticatedLive, AuthenticatedAdminLive])
+      Layer.provide([AuthenticatedLive, AuthenticatedAdminLive, AnonymousLive])
     )
     const serve = HttpApiBuilder.serve().pipe(
-      Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-      Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+      Layer.provide(Docs.layer),
       Layer.provide(HttpApiBuilder.middleware(SessionsApi, guard(service))),
       Layer.provide(api)
     )
-    const draining = Layer.scopedDiscard(Effect.addFinalizer(() => drain(service, server, options.shutdownDeadline)))
+    const draining = Layer.scopedDiscard(
+      Effect.addFinalizer(() => drain(service, server, connections, options.shutdownDeadline))
+    )
     return draining.pipe(
       Layer.provideMerge(serve),
       Layer.provideMerge(NodeHttpServer.layer(() => server, { port: options.config.port, host: options.config.host })),

@@ -26,6 +26,11 @@ export interface ServiceConfig {
   readonly adminRateLimit: Rate
   readonly maxBodyBytes: number
   readonly requestTimeout: Duration.Duration
+  readonly headersTimeout: Duration.Duration
+  readonly keepAliveTimeout: Duration.Duration
+  readonly maxConnections: number
+  readonly anonymousRateLimit: Rate
+  readonly maxStreamsPerSubject: number
 }
 
 const settings = defineSettings<ServiceConfig>({
@@ -91,6 +96,30 @@ const settings = defineSettings<ServiceConfig>({
   requestTimeout: Field.duration({
     default: Duration.seconds(30),
     doc: "Deadline of a request's work; past it the work is cancelled and the client gets 504."
+  }),
+  headersTimeout: Field.duration({
+    default: Duration.seconds(10),
+    doc: "How long a connection may take to send a request's headers before it is closed."
+  }),
+  keepAliveTimeout: Field.duration({
+    default: Duration.seconds(5),
+    doc: "How long an idle keep-alive connection stays open waiting for its next request."
+  }),
+  maxConnections: Field.integer({
+    default: 512,
+    min: 1,
+    max: 1_000_000,
+    doc: "Most connections open at once; a new one past it closes the one longest without a request in flight."
+  }),
+  anonymousRateLimit: Field.rate({
+    default: { limit: 300, window: Duration.minutes(1) },
+    doc: "Requests allowed per client address without a valid token (health, metrics, docs, refused tokens)."
+  }),
+  maxStreamsPerSubject: Field.integer({
+    default: 8,
+    min: 1,
+    max: 10_000,
+    doc: "Most event streams one token subject may hold open at once (429 past it)."
   })
 })
 

@@ -1,22 +1,38 @@
 /**
  * What every request goes through before and after its route: a request id (in the logs and the `x-request-id`
- * header), refusal while the service drains, the origin allow-list and CORS, the body size limit, the request
- * deadline, one access log line, and the translation of every failure into one of the API's typed errors, so no
- * input ever gets a 500 (only a fault of the service does, logged with its cause under the request id).
+ * header), refusal while the service drains, the origin allow-list and CORS, the body limits (see `body.ts`), the
+ * request deadline, one access log line, and the answer to every failure as one of the API's typed errors with its
+ * status, so no input ever gets a 500 (only a fault of the service does, logged with its cause under the request id).
  */
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import type * as Headers from "@effect/platform/Headers"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import { hasBody, type HttpMethod } from "@effect/platform/HttpMethod"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Cause, Duration, Effect, Metric, MetricBoundaries, Option, Ref, type Schema } from "effect"
+import { Cause, Effect, Metric, MetricBoundaries, Option, Ref, Schema } from "effect"
 import * as Crypto from "node:crypto"
-import { InvalidInput, OperationTimeout, RateLimited, ShuttingDown } from "../../../domain/Errors.js"
-import { type allErrors, Forbidden, PayloadTooLarge, RouteNotFound, ServerFault, statusTable } from "../HttpErrors.js"
+import { OperationTimeout, RateLimited, ShuttingDown } from "../../../domain/Errors.js"
+import { allErrors, Forbidden, PayloadTooLarge, RouteNotFound, ServerFault, statusTable } from "../HttpErrors.js"
+import { bodyError, checkedBody } from "./body.js"
+import { retryAfterSeconds } from "./budgets.js"
+import { decodeFailure } from "./decodeFailure.js"
 import type { HttpServiceShape } from "./service.js"
 
 const statusOfTag = new Map(statusTable())
+
+/** Any error the API answers with. */
+type ApiFailure = Schema.Schema.Type<(typeof allErrors)[keyof typeof allErrors]>
+
+const apiErrors = Schema.Union(...Object.values(allErrors))
+
+/** Encodes any of the API's errors to its JSON body (the same schemas a client decodes them with). */
+const encodeError = Schema.encodeSync(apiErrors)
+
+/** Whether a failure is one of the API's errors (an instance of one of their classes, valid). */
+const isApiError: (error: unknown) => error is ApiFailure = Schema.is(apiErrors)
 
 const requests = Metric.counter("http_requests_total", { description: "HTTP requests answered", incremental: true })
 const latency = Metric.histogram(
@@ -40,10 +56,8 @@ const counterOf = (method: string, status: number) => {
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/
 
 /** The caller's request id when it sent a sensible one, a new random one otherwise. */
-const requestIdOf = (request: HttpServerRequest.HttpServerRequest): string => {
-  const given = request.headers["x-request-id"]
-  return given !== undefined && requestIdPattern.test(given) ? given : Crypto.randomBytes(9).toString("base64url")
-}
+const requestIdOf = (given: string | undefined): string =>
+  given !== undefined && requestIdPattern.test(given) ? given : Crypto.randomBytes(9).toString("base64url")
 
 const allowedHeaders = "authorization, content-type, if-match, last-event-id, x-request-id"
 const exposedHeaders = "etag, location, retry-after, x-request-id"
@@ -56,73 +70,14 @@ const sameOrigin = (origin: string, host: string | undefined): boolean => {
   return at > 0 && origin.slice(at + 3) === host
 }
 
-/** Any error the API answers with. */
-type ApiFailure = Schema.Schema.Type<(typeof allErrors)[keyof typeof allErrors]>
-
-const isKnownError = (error: unknown): error is ApiFailure =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" &&
-  statusOfTag.has(error._tag)
-
-/** A request body that could not be read: too large, or not what its content type says. */
-const bodyFailure = (error: HttpServerError.RequestError, limit: number) =>
-  error.cause instanceof Error && error.cause.message === "maxBytes exceeded"
-    ? new PayloadTooLarge({ limit })
-    : new InvalidInput({
-      field: "body",
-      reason: error.cause instanceof Error ? `could not be read: ${error.cause.message}` : "could not be read",
-      expected: "a JSON document"
-    })
-
-/** The first problem of a request that did not match its schema, as `InvalidInput` naming the field. */
-const decodeFailure = (error: HttpApiDecodeError): InvalidInput => {
-  const issue = error.issues[0]
-  if (issue === undefined) {
-    return new InvalidInput({ field: "request", reason: error.message, expected: "a valid request" })
-  }
-  const field = issue.path.length === 0 ? "body" : issue.path.map(String).join(".")
-  return new InvalidInput({ field, reason: issue.message, expected: "see the OpenAPI document at /openapi.json" })
-}
-
-const setHeaders = (headers: Record<string, string>) =>
-  HttpApp.appendPreResponseHandler((_request, response) =>
-    Effect.succeed(HttpServerResponse.setHeaders(response, headers))
-  )
-
 /**
- * The failure a request ends with, as one of the API's errors: schema and body problems become `InvalidInput` or
- * `PayloadTooLarge`, a missing route `RouteNotFound`, a rate limit gets `Retry-After`; a defect or an unknown failure
- * is logged with its cause and answered `ServerFault` (500), the only way to get one.
+ * Whether a request may carry a body for its route to read: a method that takes one, and a content type or length
+ * (or chunks). Only those are given the body checks of `body.ts`; a bare `POST` (a touch) costs nothing more.
  */
-const translate = (
-  cause: Cause.Cause<unknown>,
-  requestId: string,
-  maxBodyBytes: number
-): Effect.Effect<never, ApiFailure> => {
-  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-  const failure = Cause.failureOption(cause)
-  const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
-  if (error instanceof HttpApiDecodeError) return Effect.fail(decodeFailure(error))
-  if (error instanceof HttpServerError.RouteNotFound) {
-    return Effect.fail(
-      new RouteNotFound({ method: error.request.method, path: error.request.url.split("?")[0] ?? "/" })
-    )
-  }
-  if (error instanceof HttpServerError.RequestError) return Effect.fail(bodyFailure(error, maxBodyBytes))
-  if (error instanceof RateLimited) {
-    return Effect.zipRight(
-      setHeaders({ "retry-after": String(Math.max(1, Math.ceil(Duration.toSeconds(error.retryAfter)))) }),
-      Effect.fail(error)
-    )
-  }
-  if (error instanceof ShuttingDown) {
-    return Effect.zipRight(setHeaders({ "retry-after": "1", connection: "close" }), Effect.fail(error))
-  }
-  if (Option.isSome(failure) && isKnownError(error)) return Effect.fail(error)
-  return Effect.zipRight(
-    Effect.logError("request failed", cause),
-    Effect.fail(new ServerFault({ requestId }))
-  )
-}
+const mayHaveBody = (method: HttpMethod, headers: Headers.Headers): boolean =>
+  hasBody(method) &&
+  (headers["content-type"] !== undefined || (headers["content-length"] ?? "0") !== "0" ||
+    headers["transfer-encoding"] !== undefined)
 
 /** The CORS headers of an allowed cross-origin response. */
 const corsHeaders = (origin: string): Record<string, string> => ({
@@ -131,24 +86,75 @@ const corsHeaders = (origin: string): Record<string, string> => ({
   vary: "Origin"
 })
 
+/**
+ * The response of one of the API's errors: its JSON body and status, `Retry-After` on `RateLimited` and
+ * `ShuttingDown`, and `Connection: close` when the service drains or the request's body was not read to its end (a
+ * limit, a deadline, a refused media type), so the rest of that body is never waited for.
+ */
+const errorResponse = (
+  error: ApiFailure,
+  request: HttpServerRequest.HttpServerRequest
+): HttpServerResponse.HttpServerResponse => {
+  const headers: Record<string, string> = {}
+  if (error instanceof RateLimited) headers["retry-after"] = String(retryAfterSeconds(error))
+  if (error instanceof ShuttingDown) {
+    headers["retry-after"] = "1"
+    headers["connection"] = "close"
+  } else if (!NodeHttpServerRequest.toIncomingMessage(request).complete) headers["connection"] = "close"
+  return HttpServerResponse.unsafeJson(encodeError(error), { status: statusOfTag.get(error._tag)!, headers })
+}
+
+/**
+ * The answer to a failed request: schema and body problems are `InvalidInput`, `PayloadTooLarge` or
+ * `UnsupportedMediaType`, a missing route `RouteNotFound` (charged to the caller's anonymous budget unless it has a
+ * valid token), the API's own errors themselves; a defect or an unknown failure is logged with its cause and answered
+ * `ServerFault` (500), the only way to get one. Interruption (the client went away) stays interruption.
+ */
+const translate = (
+  service: HttpServiceShape,
+  cause: Cause.Cause<unknown>,
+  request: HttpServerRequest.HttpServerRequest,
+  requestId: string
+): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+  const failure = Cause.failureOption(cause)
+  const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+  if (error instanceof HttpApiDecodeError) return Effect.succeed(errorResponse(decodeFailure(error), request))
+  if (error instanceof HttpServerError.RouteNotFound) {
+    const notFound = new RouteNotFound({ method: request.method, path: request.url.split("?")[0] ?? "/" })
+    return Effect.match(service.unlessAuthenticated(request), {
+      onFailure: (limited) => errorResponse(limited, request),
+      onSuccess: () => errorResponse(notFound, request)
+    })
+  }
+  const body = bodyError(error)
+  if (body !== undefined) return Effect.succeed(errorResponse(body, request))
+  if (Option.isSome(failure) && isApiError(error)) return Effect.succeed(errorResponse(error, request))
+  return Effect.as(
+    Effect.logError("request failed", cause),
+    errorResponse(new ServerFault({ requestId }), request)
+  )
+}
+
 /** The API-level middleware of the service. */
 export const guard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const clock = yield* Effect.clock
     const started = clock.unsafeCurrentTimeNanos()
-    const requestId = requestIdOf(request)
+    const headers = request.headers
+    const requestId = requestIdOf(headers["x-request-id"])
     const path = request.url.split("?")[0] ?? "/"
-    yield* setHeaders({ "x-request-id": requestId })
+    let cors: Record<string, string> | undefined
     const answer = Effect.gen(function*() {
       if (service.gate.draining) return yield* Effect.fail(new ShuttingDown())
-      const origin = request.headers["origin"]
-      if (origin !== undefined && !sameOrigin(origin, request.headers["host"])) {
+      const origin = headers["origin"]
+      if (origin !== undefined && !sameOrigin(origin, headers["host"])) {
         const allowed = yield* Ref.get(service.origins)
         if (!allowed.has(origin)) {
           return yield* Effect.fail(new Forbidden({ reason: `origin ${origin} is not allowed` }))
         }
-        if (request.method === "OPTIONS" && request.headers["access-control-request-method"] !== undefined) {
+        if (request.method === "OPTIONS" && headers["access-control-request-method"] !== undefined) {
           return HttpServerResponse.empty({
             status: 204,
             headers: {
@@ -159,35 +165,38 @@ export const guard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
             }
           })
         }
-        yield* setHeaders(corsHeaders(origin))
+        cors = corsHeaders(origin)
       }
-      const length = Number(request.headers["content-length"] ?? 0)
+      const length = Number(headers["content-length"] ?? 0)
       if (length > service.config.maxBodyBytes) {
         return yield* Effect.fail(new PayloadTooLarge({ limit: service.config.maxBodyBytes }))
       }
-      return yield* app.pipe(
-        HttpIncomingMessage.withMaxBodySize(Option.some(service.config.maxBodyBytes)),
-        Effect.timeoutFail({
-          duration: service.config.requestTimeout,
-          onTimeout: () =>
-            new OperationTimeout({
-              operation: `${request.method} ${path}`,
-              after: service.config.requestTimeout
-            })
-        })
-      )
+      const routed = mayHaveBody(request.method, headers)
+        ? Effect.provideService(
+          app,
+          HttpServerRequest.HttpServerRequest,
+          checkedBody(request, service.config.maxBodyBytes)
+        )
+        : app
+      return yield* Effect.timeoutFail(routed, {
+        duration: service.config.requestTimeout,
+        onTimeout: () =>
+          new OperationTimeout({ operation: `${request.method} ${path}`, after: service.config.requestTimeout })
+      })
     })
     service.gate.enter()
     return yield* answer.pipe(
-      Effect.catchAllCause((cause) => translate(cause, requestId, service.config.maxBodyBytes)),
+      Effect.catchAllCause((cause) => translate(service, cause, request, requestId)),
+      Effect.map((response) => {
+        let answered = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+        if (cors !== undefined) answered = HttpServerResponse.setHeaders(answered, cors)
+        // Draining: the client is told to open no more requests on this connection, so none arrives as it closes.
+        if (service.gate.draining) answered = HttpServerResponse.setHeader(answered, "connection", "close")
+        return answered
+      }),
       Effect.onExit((exit) => {
         service.gate.leave()
-        const status = exit._tag === "Success"
-          ? exit.value.status
-          : Option.match(Cause.failureOption(exit.cause), {
-            onNone: () => 499,
-            onSome: (error) => isKnownError(error) ? statusOfTag.get(error._tag)! : 500
-          })
+        const status = exit._tag === "Success" ? exit.value.status : 499
         const millis = Number(clock.unsafeCurrentTimeNanos() - started) / 1e6
         return Effect.zipRight(
           Effect.all([Metric.increment(counterOf(request.method, status)), Metric.update(latency, millis)], {

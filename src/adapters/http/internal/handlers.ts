@@ -1,99 +1,48 @@
 /**
- * The handlers of the API's routes and its two authentication middlewares. Each session route acts for the token's
- * subject through the manager's owner scope, so another owner's session answers 404 exactly like a missing one.
+ * The handlers of the session routes, and what the operator routes share with them (pages, event streams). Each
+ * session route acts for the token's subject through the manager's owner scope, so another owner's session answers
+ * 404 exactly like a missing one.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Clock, Deferred, Duration, Effect, Either, Layer, Option, Redacted, Ref } from "effect"
-import * as Path from "node:path"
+import { Deferred, Effect, Either, Option } from "effect"
 import { parseDuration } from "../../../domain/Config.js"
-import type { Rate } from "../../../domain/Config.js"
 import { isJsonValue } from "../../../domain/Data.js"
-import { InvalidInput, StoreError } from "../../../domain/Errors.js"
-import { RateLimited } from "../../../domain/Errors.js"
+import { InvalidInput } from "../../../domain/Errors.js"
 import type { SubscriptionItem } from "../../../domain/Events.js"
-import type { Session } from "../../../domain/Session.js"
-import type { JsonValue } from "../../../domain/Session.js"
-import { TokenBuckets } from "../../../services/internal/RateLimiter.js"
+import type { JsonValue, Session } from "../../../domain/Session.js"
 import { SessionManager } from "../../../services/SessionManager.js"
 import type { Page } from "../../../services/SessionStore.js"
-import { backup } from "../../sqlite/Backup.js"
-import { Authenticated, AuthenticatedAdmin, CurrentPrincipal, SessionsApi } from "../Api.js"
-import type { Principal } from "../Auth.js"
-import { Forbidden, NoActiveSession, Unauthorized } from "../HttpErrors.js"
-import { originExpected, originPattern } from "../ServiceConfig.js"
-import * as Prometheus from "./prometheus.js"
+import { CurrentPrincipal, SessionsApi } from "../Api.js"
+import { NoActiveSession } from "../HttpErrors.js"
+import { rateLimited } from "./budgets.js"
 import { HttpService, type HttpServiceShape } from "./service.js"
 import * as Sse from "./sse.js"
-
-/** Most token subjects a rate limiter remembers (least recently seen forgotten first). */
-const maxRateLimitKeys = 100_000
 
 /** How often an idle event stream sends a comment to keep proxies from closing it. */
 const heartbeat = "15 seconds"
 
-const invalid = (field: string, reason: string, expected: string) => new InvalidInput({ field, reason, expected })
+/** What a client refused a stream (it holds `maxStreamsPerSubject`) is told to wait before trying again. */
+const streamRetry = 5_000
 
-/** A rate limiter of token subjects, one per route family, so the families never share a budget. */
-const limiter = (rate: Rate, family: string) =>
-  Effect.map(Effect.clock, (clock) => {
-    const buckets = new TokenBuckets(rate, maxRateLimitKeys, () => clock.unsafeCurrentTimeMillis())
-    return (principal: Principal): Effect.Effect<Principal, RateLimited> => {
-      const wait = buckets.take(principal.subject)
-      return wait === 0
-        ? Effect.succeed(principal)
-        : Effect.fail(new RateLimited({ key: `${family}:${principal.subject}`, retryAfter: Duration.millis(wait) }))
-    }
-  })
+/** An `InvalidInput` of a route. */
+export const invalid = (field: string, reason: string, expected: string) =>
+  new InvalidInput({ field, reason, expected })
 
-/** The principal of a bearer token, or `Unauthorized` saying why not (never echoing the token). */
-const authenticate = (service: HttpServiceShape, token: Redacted.Redacted): Effect.Effect<Principal, Unauthorized> => {
-  const raw = Redacted.value(token)
-  return raw === ""
-    ? Effect.fail(new Unauthorized({ reason: "no bearer token in the Authorization header" }))
-    : Effect.mapError(service.verify(raw), (reason) => new Unauthorized({ reason }))
-}
-
-/** The session routes' authentication: any valid token, then the per-subject rate limit. */
-export const AuthenticatedLive = Layer.effect(
-  Authenticated,
-  Effect.gen(function*() {
-    const service = yield* HttpService
-    const limit = yield* limiter(service.config.httpRateLimit, "http")
-    return Authenticated.of({ bearer: (token) => Effect.flatMap(authenticate(service, token), limit) })
-  })
-)
-
-/** The admin routes' authentication: a token with the admin claim, then the admin rate limit. */
-export const AuthenticatedAdminLive = Layer.effect(
-  AuthenticatedAdmin,
-  Effect.gen(function*() {
-    const service = yield* HttpService
-    const limit = yield* limiter(service.config.adminRateLimit, "admin")
-    return AuthenticatedAdmin.of({
-      bearer: (token) =>
-        authenticate(service, token).pipe(
-          Effect.filterOrFail(
-            (principal) => principal.admin,
-            () => new Forbidden({ reason: "this route needs a token with the admin claim" })
-          ),
-          Effect.flatMap(limit)
-        )
-    })
-  })
-)
-
-/** A caller's duration (milliseconds or text like `15m`), or `InvalidInput` naming the field. */
+/** A caller's duration (milliseconds or text like `15m`), or `InvalidInput` naming the field (never quoting it). */
 const durationField = (field: string, input: string | number | undefined) =>
   input === undefined
     ? Either.right(undefined)
-    : Either.mapLeft(parseDuration(input), (reason) => invalid(field, reason, "a duration like 15m, 1h30m or 90000"))
+    : Either.mapLeft(
+      parseDuration(input),
+      () => invalid(field, "is not a duration", "a duration like 15m, 1h30m or 90000 (milliseconds)")
+    )
 
 /** The expected version in an `If-Match` header: `"3"`, `3`, or `*` (any version). */
 const expectedVersion = (header: string | undefined): Either.Either<number | undefined, InvalidInput> => {
   if (header === undefined || header.trim() === "*") return Either.right(undefined)
   const match = /^\s*"?(\d{1,15})"?\s*$/.exec(header)
   return match === null
-    ? Either.left(invalid("if-match", `got ${JSON.stringify(header)}`, "a session version as an ETag, like \"3\""))
+    ? Either.left(invalid("if-match", "is not a version", "a session version as an ETag, like \"3\""))
     : Either.right(Number(match[1]))
 }
 
@@ -120,24 +69,29 @@ export const mergePatch = (target: JsonValue, patch: JsonValue): JsonValue => {
   return Object.fromEntries(members)
 }
 
-const page = (result: Page) => ({
+/** A page of sessions as the routes answer it: corrupt records by id only. */
+export const page = (result: Page) => ({
   sessions: result.sessions,
   next: result.next,
   corrupt: result.corrupt.map((record) => record.id)
 })
 
-/** A backup file name: letters, digits, `.`, `_` and `-`, not starting with a dot. */
-const backupName = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
-
-/** An event stream response of the manager's events that `visible` lets through. */
-const events = (
+/**
+ * An event stream response of the manager's events that `visible` lets through, for `subject`: it holds one of the
+ * subject's `maxStreamsPerSubject` slots until its request is over (the stream ended, the client left, the service
+ * stopped), and is refused `RateLimited` when the subject has none left.
+ */
+export const events = (
   service: HttpServiceShape,
+  subject: string,
   lastEventIdHeader: string | undefined,
   visible: (item: SubscriptionItem) => boolean
 ) =>
   Effect.gen(function*() {
     const manager = yield* SessionManager
     const after = yield* Sse.lastEventId(lastEventIdHeader)
+    if (!service.streams.take(subject)) return yield* Effect.fail(rateLimited(`streams:${subject}`, streamRetry))
+    yield* Effect.addFinalizer(() => Effect.sync(() => service.streams.release(subject)))
     return HttpServerResponse.stream(
       Sse.eventStream(manager.events(after), {
         epoch: manager.eventEpoch,
@@ -250,70 +204,9 @@ export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handl
         Effect.flatMap(owner, (subject) =>
           events(
             service,
+            subject,
             request.headers["last-event-id"],
             (item) =>
               item._tag === "EventsMissed" || item.owner === subject
           )))
-  }))
-
-/** The operator routes. */
-export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =>
-  Effect.gen(function*() {
-    const manager = yield* SessionManager
-    const service = yield* HttpService
-    return handlers
-      .handle("stats", () => manager.stats)
-      .handle("sessions", ({ urlParams }) => Effect.map(manager.list(urlParams), page))
-      .handle("close", ({ path, urlParams }) => manager.close(path.id, { reason: urlParams.reason }))
-      .handle("sweep", () => manager.sweep)
-      .handle("backup", ({ payload }) =>
-        Effect.gen(function*() {
-          if (service.database === null) {
-            return yield* Effect.fail(
-              new StoreError({ operation: "backup", reason: "backups need the SQLite store; this service has none" })
-            )
-          }
-          const now = new Date(yield* Clock.currentTimeMillis)
-          const name = payload.name ?? `sessions-${now.toISOString().replace(/[:.]/g, "-")}.backup`
-          if (!backupName.test(name)) {
-            return yield* Effect.fail(
-              invalid("name", `got ${JSON.stringify(name)}`, "a file name of letters, digits, '.', '_' and '-'")
-            )
-          }
-          const report = yield* backup({
-            database: service.database,
-            to: Path.join(service.config.dataDir, "backups", name)
-          })
-          return { ...report, skipped: report.skipped.length }
-        }))
-      .handle("origins", () => Effect.map(Ref.get(service.origins), (origins) => ({ origins: [...origins] })))
-      .handle("setOrigins", ({ payload }) =>
-        Effect.gen(function*() {
-          const bad = payload.origins.findIndex((origin) => !originPattern.test(origin))
-          if (bad >= 0) {
-            return yield* Effect.fail(
-              invalid(
-                `origins.${bad}`,
-                `got ${JSON.stringify(payload.origins[bad])}`,
-                originExpected
-              )
-            )
-          }
-          yield* Ref.set(service.origins, new Set(payload.origins))
-          yield* Effect.logInfo("allowed origins replaced").pipe(Effect.annotateLogs("origins", payload.origins))
-          return { origins: payload.origins }
-        }))
-      .handleRaw("events", ({ request }) => events(service, request.headers["last-event-id"], () => true))
-  }))
-
-/** Health, readiness and metrics. */
-export const SystemLive = HttpApiBuilder.group(SessionsApi, "system", (handlers) =>
-  Effect.gen(function*() {
-    const manager = yield* SessionManager
-    return handlers
-      .handle("healthz", () => Effect.succeed({ status: "up" as const }))
-      .handle("readyz", () => Effect.as(manager.stats, { status: "ready" as const }))
-      .handleRaw("metrics", () =>
-        Effect.map(Prometheus.scrape, (text) =>
-          HttpServerResponse.text(text, { contentType: Prometheus.contentType })))
   }))

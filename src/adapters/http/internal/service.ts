@@ -1,7 +1,13 @@
-/** The state the HTTP service's parts share: its settings, signing key, origin allow-list and request gate. */
-import { Context, Deferred, Effect, Ref } from "effect"
+/**
+ * The state the HTTP service's parts share: its settings, signing key, origin allow-list, request gate, the budget
+ * of callers without a valid token, and the event streams each subject holds.
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { Context, Deferred, Effect, Option, Ref } from "effect"
+import type { RateLimited } from "../../../domain/Errors.js"
 import { cachedVerifier, type Principal, type SigningKey, type TokenRefusal } from "../Auth.js"
 import type { ServiceConfig } from "../ServiceConfig.js"
+import { budget } from "./budgets.js"
 
 /**
  * Requests in flight, and whether the service is draining (refusing new requests while those in flight finish).
@@ -18,6 +24,25 @@ export class RequestGate {
   }
 }
 
+/** The event streams each token subject holds open, at most `max` each. */
+export class StreamSlots {
+  private readonly open = new Map<string, number>()
+  constructor(readonly max: number) {}
+  /** Takes a slot for `subject`; `false` (and nothing taken) when it holds `max` already. */
+  take(subject: string): boolean {
+    const held = this.open.get(subject) ?? 0
+    if (held >= this.max) return false
+    this.open.set(subject, held + 1)
+    return true
+  }
+  /** Gives back one of `subject`'s slots. */
+  release(subject: string): void {
+    const held = this.open.get(subject) ?? 0
+    if (held <= 1) this.open.delete(subject)
+    else this.open.set(subject, held - 1)
+  }
+}
+
 /** What the HTTP service's middlewares and handlers share. */
 export interface HttpServiceShape {
   readonly config: ServiceConfig
@@ -31,7 +56,17 @@ export interface HttpServiceShape {
   readonly gate: RequestGate
   /** Completed when the service begins to stop: event streams end on it. */
   readonly stopping: Deferred.Deferred<void>
+  /** Takes one request from the budget of the client's address (`anonymousRateLimit`), `RateLimited` past it. */
+  readonly takeAnonymous: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<void, RateLimited>
+  /**
+   * `takeAnonymous` unless the request carries a valid bearer token: what routes that need no token call, so a
+   * caller with one never spends the anonymous budget.
+   */
+  readonly unlessAuthenticated: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<void, RateLimited>
+  readonly streams: StreamSlots
 }
+
+const bearer = /^bearer\s+(\S+)\s*$/i
 
 /** The HTTP service's shared state. */
 export class HttpService extends Context.Tag("effect-sessions/http/HttpService")<HttpService, HttpServiceShape>() {
@@ -39,12 +74,25 @@ export class HttpService extends Context.Tag("effect-sessions/http/HttpService")
     options: { readonly config: ServiceConfig; readonly key: SigningKey; readonly database: string | null }
   ): Effect.Effect<HttpServiceShape> =>
     Effect.gen(function*() {
+      const clock = yield* Effect.clock
+      const verify = cachedVerifier(options.key, options.config)
+      const anonymous = budget(options.config.anonymousRateLimit, "anonymous", () => clock.unsafeCurrentTimeMillis())
+      const takeAnonymous = (request: HttpServerRequest.HttpServerRequest) =>
+        anonymous(Option.getOrElse(request.remoteAddress, () => "unknown"), undefined)
       return {
         ...options,
-        verify: cachedVerifier(options.key, options.config),
+        verify,
         origins: yield* Ref.make<ReadonlySet<string>>(new Set(options.config.corsOrigins)),
         gate: new RequestGate(),
-        stopping: yield* Deferred.make<void>()
+        stopping: yield* Deferred.make<void>(),
+        takeAnonymous,
+        unlessAuthenticated: (request) => {
+          const token = bearer.exec(request.headers["authorization"] ?? "")?.[1]
+          return token === undefined
+            ? takeAnonymous(request)
+            : Effect.catchAll(Effect.asVoid(verify(token)), () => takeAnonymous(request))
+        },
+        streams: new StreamSlots(options.config.maxStreamsPerSubject)
       }
     })
 }

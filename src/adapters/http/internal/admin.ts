@@ -1,0 +1,76 @@
+/**
+ * The handlers of the operator routes (any owner's sessions, stats, sweeps, backups, the origin allow-list, every
+ * owner's events) and of health, readiness and metrics.
+ */
+import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
+import { Clock, Effect, Ref } from "effect"
+import * as Path from "node:path"
+import { StoreError } from "../../../domain/Errors.js"
+import { SessionManager } from "../../../services/SessionManager.js"
+import { backup } from "../../sqlite/Backup.js"
+import { CurrentPrincipal, SessionsApi } from "../Api.js"
+import { originExpected, originPattern } from "../ServiceConfig.js"
+import { events, invalid, page } from "./handlers.js"
+import * as Prometheus from "./prometheus.js"
+import { HttpService } from "./service.js"
+
+/** A backup file name: letters, digits, `.`, `_` and `-`, not starting with a dot. */
+const backupName = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
+
+/** The operator routes. */
+export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =>
+  Effect.gen(function*() {
+    const manager = yield* SessionManager
+    const service = yield* HttpService
+    return handlers
+      .handle("stats", () => manager.stats)
+      .handle("sessions", ({ urlParams }) => Effect.map(manager.list(urlParams), page))
+      .handle("close", ({ path, urlParams }) => manager.close(path.id, { reason: urlParams.reason }))
+      .handle("sweep", () => manager.sweep)
+      .handle("backup", ({ payload }) =>
+        Effect.gen(function*() {
+          if (service.database === null) {
+            return yield* Effect.fail(
+              new StoreError({ operation: "backup", reason: "backups need the SQLite store; this service has none" })
+            )
+          }
+          const now = new Date(yield* Clock.currentTimeMillis)
+          const name = payload?.name ?? `sessions-${now.toISOString().replace(/[:.]/g, "-")}.backup`
+          if (!backupName.test(name)) {
+            return yield* Effect.fail(
+              invalid("name", "is not a file name", "a file name of letters, digits, '.', '_' and '-'")
+            )
+          }
+          const report = yield* backup({
+            database: service.database,
+            to: Path.join(service.config.dataDir, "backups", name)
+          })
+          return { ...report, skipped: report.skipped.length }
+        }))
+      .handle("origins", () => Effect.map(Ref.get(service.origins), (origins) => ({ origins: [...origins] })))
+      .handle("setOrigins", ({ payload }) =>
+        Effect.gen(function*() {
+          const bad = payload.origins.findIndex((origin) => !originPattern.test(origin))
+          if (bad >= 0) return yield* Effect.fail(invalid(`origins.${bad}`, "is not an origin", originExpected))
+          yield* Ref.set(service.origins, new Set(payload.origins))
+          yield* Effect.logInfo("allowed origins replaced").pipe(Effect.annotateLogs("origins", payload.origins))
+          return { origins: payload.origins }
+        }))
+      .handleRaw("events", ({ request }) =>
+        Effect.flatMap(
+          CurrentPrincipal,
+          (principal) => events(service, principal.subject, request.headers["last-event-id"], () => true)
+        ))
+  }))
+
+/** Health, readiness and metrics. */
+export const SystemLive = HttpApiBuilder.group(SessionsApi, "system", (handlers) =>
+  Effect.gen(function*() {
+    const manager = yield* SessionManager
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "up" as const }))
+      .handle("readyz", () => Effect.as(manager.stats, { status: "ready" as const }))
+      .handleRaw("metrics", () =>
+        Effect.map(Prometheus.scrape, (text) =>
+          HttpServerResponse.text(text, { contentType: Prometheus.contentType })))
+  }))
