@@ -6,11 +6,10 @@
 import { ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Logger, LogLevel, Option } from "effect"
-import { createRequire } from "node:module"
 import { run } from "./adapters/cli/Cli.js"
 import { jsonLines } from "./adapters/http/Logging.js"
+import { version } from "./version.js"
 
-const { version } = createRequire(import.meta.url)("../package.json") as { version: string }
 const serving = process.argv[2] === "serve"
 
 /** The service logs JSON lines on stdout; other commands keep stdout for their output and log warnings on stderr. */

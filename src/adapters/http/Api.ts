@@ -12,14 +12,11 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Context, Schema } from "effect"
-import { createRequire } from "node:module"
 import { Session, SessionStatus } from "../../domain/Session.js"
+import { version } from "../../version.js"
 import type { Principal } from "./Auth.js"
 import { allErrors, Forbidden, NoActiveSession, statuses, Unauthorized, UnsupportedMediaType } from "./HttpErrors.js"
 import { withoutPlatformDecodeError } from "./internal/openapi.js"
-
-/** The package's version, the OpenAPI document's too (read from `package.json`, its one source). */
-const { version } = createRequire(import.meta.url)("../../../package.json") as { readonly version: string }
 
 /** The principal of the request: the token's subject (the owner it acts for) and whether it is an admin. */
 export class CurrentPrincipal
