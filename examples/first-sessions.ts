@@ -8,8 +8,10 @@ import { makeConfig, MemoryStore, SessionManager } from "effect-sessions"
 
 // The manager over a fresh in-memory store; every setting but the idle timeout keeps its default.
 export const SessionsLive = Layer.unwrapEffect(
-  Effect.map(makeConfig({ idleTimeout: "2s" }), (config) =>
-    SessionManager.layer(config).pipe(Layer.provide(MemoryStore.layer)))
+  Effect.map(
+    makeConfig({ idleTimeout: "2s" }),
+    (config) => SessionManager.layer(config).pipe(Layer.provide(MemoryStore.layer))
+  )
 )
 
 export const program = Effect.gen(function*() {
