@@ -80,7 +80,8 @@ const jsonStringLength = (text: string): number => {
 
 /** Why a value cannot be session data, and where in it. */
 class NotJson {
-  constructor(readonly path: string, readonly reason: string) {}
+  /** `path` is `null` when the reason is said of the whole value. */
+  constructor(readonly path: string | null, readonly reason: string) {}
 }
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/
@@ -150,7 +151,8 @@ const copy = (value: unknown, path: string, size: Size, ancestors: Array<object>
     return null
   }
   if (ancestors.includes(value)) throw new NotJson(path, "contains a cycle")
-  if (ancestors.length >= maxDataDepth) throw new NotJson(path, `is nested deeper than ${maxDataDepth} levels`)
+  // Said of the whole value: the path down to the 257th level would only be a long run of the same steps.
+  if (ancestors.length >= maxDataDepth) throw new NotJson(null, `is nested deeper than ${maxDataDepth} levels`)
   ancestors.push(value)
   let result: JsonValue
   if (Array.isArray(value)) {
@@ -215,7 +217,7 @@ export const validateData = (
     return Either.right(result)
   } catch (error) {
     if (error instanceof NotJson) {
-      return Either.left(new InvalidInput({ field: error.path, reason: error.reason, expected: plainJson }))
+      return Either.left(new InvalidInput({ field: error.path ?? field, reason: error.reason, expected: plainJson }))
     }
     // A getter that throws, or a proxy that refuses to be read: the caller's value cannot be read as data.
     const reason = `could not be read (${error instanceof Error ? error.message : String(error)})`

@@ -4,7 +4,7 @@
  * Every error is sent as its JSON encoding, `_tag` first-class, so clients decode them with the same schemas.
  */
 import { HttpApiSchema } from "@effect/platform"
-import { Schema } from "effect"
+import { Schema, SchemaAST } from "effect"
 import {
   CapacityExceeded,
   CorruptRecord,
@@ -73,8 +73,13 @@ export class ServerFault extends Schema.TaggedError<ServerFault>()("ServerFault"
   requestId: Schema.String
 }, HttpApiSchema.annotations({ status: 500 })) {}
 
-const status = <S extends Schema.Schema.Any>(schema: S, code: number) =>
-  schema.annotations(HttpApiSchema.annotations({ status: code })) as unknown as S
+const status = <S extends Schema.Schema.Any & { readonly identifier: string }>(schema: S, code: number) =>
+  schema.annotations({
+    ...HttpApiSchema.annotations({ status: code }),
+    // Named in the OpenAPI document as a component of its own, also for errors whose encoding renames a field
+    // (durations as `retryAfterMs`), which would otherwise be written out inline under each response.
+    [SchemaAST.JSONIdentifierAnnotationId]: schema.identifier
+  }) as unknown as S
 
 /**
  * Each domain error with its status. `VersionConflict` (a stale `If-Match`, or a writer that lost a race) is 409 with
