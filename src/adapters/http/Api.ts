@@ -115,7 +115,7 @@ export const Stats = Schema.Struct({
   inFlight: Schema.Number,
   locksHeld: Schema.Number,
   rateLimitKeys: Schema.Number,
-  events: Schema.Struct({ lastSeq: Schema.Number, buffered: Schema.Number }),
+  events: Schema.Struct({ epoch: Schema.String, lastSeq: Schema.Number, buffered: Schema.Number }),
   sweeps: Schema.Struct({ runs: Schema.Number, failures: Schema.Number })
 }).annotations({ identifier: "Stats" })
 
@@ -146,6 +146,11 @@ const close = HttpApiEndpoint.del("close")`/sessions/${id}`
   .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
   .addSuccess(Session)
   .addError(ExclusiveErrors)
+
+/** A record an operator removed, whatever its state (a corrupt one included). */
+export const Removed = Schema.Struct({ id: Schema.String, removed: Schema.Literal(true) }).annotations({
+  identifier: "Removed"
+})
 
 /**
  * The event stream, resumed after `Last-Event-ID` (the owner's events, or every owner's under `/admin`). Past
@@ -239,6 +244,13 @@ export class AdminGroup extends HttpApiGroup.make("admin")
       .addError(CommonErrors)
   )
   .add(close)
+  .add(
+    HttpApiEndpoint.del("remove")`/records/${id}`
+      .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
+      .addSuccess(Removed)
+      .addError(CommonErrors)
+      .addError(statuses.SessionNotFound)
+  )
   .add(
     HttpApiEndpoint.post("sweep", "/sweep")
       .addSuccess(SweepReport)

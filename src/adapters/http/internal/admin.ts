@@ -5,7 +5,7 @@
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import { Clock, Effect, Ref } from "effect"
 import * as Path from "node:path"
-import { StoreError } from "../../../domain/Errors.js"
+import { SessionNotFound, StoreError } from "../../../domain/Errors.js"
 import { SessionManager } from "../../../services/SessionManager.js"
 import { backup } from "../../sqlite/Backup.js"
 import { CurrentPrincipal, SessionsApi } from "../Api.js"
@@ -26,6 +26,14 @@ export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =
       .handle("stats", () => manager.stats)
       .handle("sessions", ({ urlParams }) => Effect.map(manager.list(urlParams), page))
       .handle("close", ({ path, urlParams }) => manager.close(path.id, { reason: urlParams.reason }))
+      .handle("remove", ({ path, urlParams }) =>
+        Effect.flatMap(
+          manager.remove(path.id, { reason: urlParams.reason ?? "removed by an operator over HTTP" }),
+          (removed) =>
+            removed
+              ? Effect.succeed({ id: path.id, removed: true as const })
+              : Effect.fail(new SessionNotFound({ id: path.id }))
+        ))
       .handle("sweep", () => manager.sweep)
       .handle("backup", ({ payload }) =>
         Effect.gen(function*() {
