@@ -5,7 +5,7 @@
  * metrics, logging, fault injection).
  */
 import { Effect, Layer } from "effect"
-import { MemoryStore, SessionManager, SessionStore, type SessionStoreShape } from "effect-sessions"
+import { MemoryStore, SessionManager, SessionStore, storeThrough } from "effect-sessions"
 import { SqliteStore } from "effect-sessions/sqlite"
 
 /** The app: it knows the manager, not the store. */
@@ -16,24 +16,18 @@ export const app = Effect.gen(function*() {
   return yield* sessions.get(session.id)
 })
 
-/** A store decorator that counts the calls it forwards. */
+/**
+ * A store decorator that counts the calls it forwards. It provides only the decorated `SessionStore`: the inner
+ * store's synchronous capability stays behind it, so every call the manager makes goes through the count.
+ */
 export const counting = (calls: { count: number }) =>
   Layer.effect(
     SessionStore,
-    Effect.map(SessionStore, (store): SessionStoreShape => {
-      const count = <A>(a: A): A => {
+    Effect.map(SessionStore, (store) =>
+      storeThrough(store, (_operation, make) => {
         calls.count++
-        return a
-      }
-      return {
-        ...store,
-        // Without direct access every call goes through the counted, effectful methods.
-        direct: undefined,
-        insert: (session, options) => count(store.insert(session, options)),
-        get: (id) => count(store.get(id)),
-        update: (id, write) => count(store.update(id, write))
-      }
-    })
+        return make()
+      }))
   )
 
 const manager = SessionManager.layer()

@@ -7,23 +7,24 @@
 import { Either } from "effect"
 import { CapacityExceeded, SessionNameTaken, StoreError } from "./Errors.js"
 import { expiryInstant, expiryReason, hasExpired } from "./Expiry.js"
-import type { OwnerId, SessionId } from "./Ids.js"
-import type { EndReason, EpochMillis, LiveStatus, Millis, Session } from "./Session.js"
+import type { EndReason, EpochMillis, LiveStatus, Session } from "./Session.js"
 import type { Ended, Inserted, InsertOptions } from "./StoreRecords.js"
 
-/** A live session as an insert weighs it: its limits and activity, and the end of its lease (no data needed). */
+/**
+ * A live session as an insert weighs it: its limits and activity, and its lease (no data needed). A store passes
+ * its own records when they have this shape (the memory store's entries), or light rows shaped so (SQLite).
+ */
 export interface Candidate {
-  readonly id: SessionId
-  readonly owner: OwnerId
-  readonly status: LiveStatus
-  readonly createdAt: EpochMillis
-  readonly lastActiveAt: EpochMillis
-  readonly expiresAt: EpochMillis
-  readonly idleTimeout: Millis
-  readonly maxLifetime: Millis
-  /** The end of its lease (`null` without one); a session held past `expiresAt` by a live lease has not expired. */
-  readonly leaseExpiresAt: number | null
+  readonly session: Pick<
+    Session,
+    "id" | "owner" | "status" | "createdAt" | "lastActiveAt" | "expiresAt" | "idleTimeout" | "maxLifetime"
+  >
+  /** Its lease (`null` without one): a session a live lease holds past `expiresAt` has not expired. */
+  readonly lease: { readonly expiresAt: number } | null
 }
+
+/** The end of a candidate's lease, or `null`. */
+const leaseEnd = (candidate: Candidate): number | null => candidate.lease === null ? null : candidate.lease.expiresAt
 
 /** Why an eviction ended a session, by the limit that made room necessary. */
 export const evictionReasons = {
@@ -46,31 +47,31 @@ export const capacityNeeds = (
 })
 
 /** What a store read, in one atomic step, to decide an insert. Lists hold live sessions other than the new one. */
-export interface InsertSituation {
+export interface InsertSituation<C extends Candidate> {
   /** The session to insert. */
   readonly session: Session
   readonly options: InsertOptions
   readonly now: EpochMillis
   /** The owner's live session holding the new one's name, if it has a name and one holds it. */
-  readonly nameHolder: Candidate | undefined
+  readonly nameHolder: C | undefined
   /** The owner's live sessions recorded before this insert. */
   readonly ownerLive: number
   /** All live sessions recorded before this insert. */
   readonly globalLive: number
   /** The owner's sessions that have expired at `now`, earliest expiry first (up to `capacityNeeds(...).owner`). */
-  readonly ownerExpired: ReadonlyArray<Candidate>
+  readonly ownerExpired: ReadonlyArray<C>
   /** The owner's sessions no unexpired lease holds, least recently active first (enough to evict from). */
-  readonly ownerRecency: ReadonlyArray<Candidate>
+  readonly ownerRecency: ReadonlyArray<C>
   /** Sessions that have expired at `now`, earliest expiry first (up to `capacityNeeds(...).global`). */
-  readonly globalExpired: ReadonlyArray<Candidate>
+  readonly globalExpired: ReadonlyArray<C>
   /** Sessions no unexpired lease holds, least recently active first (enough to evict from). */
-  readonly globalRecency: ReadonlyArray<Candidate>
+  readonly globalRecency: ReadonlyArray<C>
 }
 
 /** The sessions an insert ends before it stores the new one: expiries to record, then evictions with their reason. */
-export interface InsertPlan {
-  readonly expire: ReadonlyArray<Candidate>
-  readonly evict: ReadonlyArray<{ readonly candidate: Candidate; readonly reason: EndReason }>
+export interface InsertPlan<C extends Candidate> {
+  readonly expire: ReadonlyArray<C>
+  readonly evict: ReadonlyArray<{ readonly candidate: C; readonly reason: EndReason }>
 }
 
 /**
@@ -80,34 +81,29 @@ export interface InsertPlan {
  * for what is still missing. `SessionNameTaken` when a live session that has not expired holds the name;
  * `CapacityExceeded{scope, limit}` when a limit cannot be met. Each session appears in the plan at most once.
  */
-export const planInsert = (
-  situation: InsertSituation
-): Either.Either<InsertPlan, SessionNameTaken | CapacityExceeded> => {
+export const planInsert = <C extends Candidate>(
+  situation: InsertSituation<C>
+): Either.Either<InsertPlan<C>, SessionNameTaken | CapacityExceeded> => {
   const { now, options } = situation
-  const expire: Array<Candidate> = []
-  const evict: Array<{ readonly candidate: Candidate; readonly reason: EndReason }> = []
+  const expire: Array<C> = []
+  const evict: Array<{ readonly candidate: C; readonly reason: EndReason }> = []
   const planned = new Set<string>()
-  const take = (candidate: Candidate, into: "expire" | EndReason) => {
-    planned.add(candidate.id)
+  const take = (candidate: C, into: "expire" | EndReason) => {
+    planned.add(candidate.session.id)
     if (into === "expire") expire.push(candidate)
     else evict.push({ candidate, reason: into })
   }
   const holder = situation.nameHolder
   if (holder !== undefined) {
-    if (!hasExpired(holder, holder.leaseExpiresAt, now)) {
+    if (!hasExpired(holder.session, leaseEnd(holder), now)) {
       return Either.left(new SessionNameTaken({ owner: situation.session.owner, name: situation.session.name ?? "" }))
     }
     take(holder, "expire")
   }
-  const free = (
-    excess: number,
-    expired: ReadonlyArray<Candidate>,
-    recency: ReadonlyArray<Candidate>,
-    reason: EndReason
-  ): number => {
+  const free = (excess: number, expired: ReadonlyArray<C>, recency: ReadonlyArray<C>, reason: EndReason): number => {
     for (const candidate of expired) {
       if (excess <= 0) break
-      if (!planned.has(candidate.id)) {
+      if (!planned.has(candidate.session.id)) {
         take(candidate, "expire")
         excess--
       }
@@ -115,7 +111,7 @@ export const planInsert = (
     if (options.capacityPolicy === "evict-lru") {
       for (const candidate of recency) {
         if (excess <= 0) break
-        if (!planned.has(candidate.id)) {
+        if (!planned.has(candidate.session.id)) {
           take(candidate, reason)
           excess--
         }
@@ -134,20 +130,20 @@ export const planInsert = (
   return Either.right({ expire, evict })
 }
 
-/** What the plan's endings are, as the insert reports them (expiries at their instant, evictions at `now`). */
-export const endingsOf = (plan: InsertPlan, now: EpochMillis): ReadonlyArray<Ended> => [
-  ...plan.expire.map((c): Ended => ({
-    id: c.id,
-    owner: c.owner,
-    from: c.status,
+/** The plan's endings as the insert reports them (expiries at their instant, evictions at `now`). */
+export const endingsOf = <C extends Candidate>(plan: InsertPlan<C>, now: EpochMillis): ReadonlyArray<Ended> => [
+  ...plan.expire.map(({ session: s, ...c }): Ended => ({
+    id: s.id,
+    owner: s.owner,
+    from: s.status as LiveStatus,
     status: "expired",
-    endReason: expiryReason(c) as EndReason,
-    endedAt: expiryInstant(c.expiresAt, c.leaseExpiresAt)
+    endReason: expiryReason(s) as EndReason,
+    endedAt: expiryInstant(s.expiresAt, c.lease === null ? null : c.lease.expiresAt)
   })),
-  ...plan.evict.map(({ candidate: c, reason }): Ended => ({
-    id: c.id,
-    owner: c.owner,
-    from: c.status,
+  ...plan.evict.map(({ candidate: { session: s }, reason }): Ended => ({
+    id: s.id,
+    owner: s.owner,
+    from: s.status as LiveStatus,
     status: "evicted",
     endReason: reason,
     endedAt: now

@@ -65,6 +65,8 @@ export interface SessionWrite {
   readonly expectedVersion?: number | undefined
   /** A fencing token: the write happens only if it is the session's current, unexpired lease. */
   readonly fence?: number | undefined
+  /** An owner scope: the write happens only on a session of this owner (another's answers as if missing). */
+  readonly owner?: OwnerId | undefined
 }
 
 /** An opaque position in a listing, returned as `next` and given back as `after`. */

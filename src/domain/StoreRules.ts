@@ -58,7 +58,8 @@ const ended = (session: Session): SessionEnded | undefined =>
   isEnded(session.status) ? new SessionEnded({ id: session.id, status: session.status }) : undefined
 
 /**
- * One write applied to a held session at `now`: refused on a tombstone (`SessionEnded`); a session that has expired
+ * One write applied to a held session at `now`: refused on another owner's session when scoped to an owner
+ * (`SessionNotFound`, as if missing) and on a tombstone (`SessionEnded`); a session that has expired
  * gets its expiry recorded instead (lazy expiry); then the fencing token must hold the unexpired lease
  * (`StaleFencingToken`), the expected version must match (`VersionConflict`), and the event must be allowed
  * (`InvalidTransition`). Ending (`close`) sets `endedAt` and `endReason`; any other write is activity (`activeAt`).
@@ -68,8 +69,14 @@ export const applyWrite = (
   held: Held,
   write: SessionWrite,
   now: EpochMillis
-): Either.Either<Transitioned, SessionEnded | StaleFencingToken | VersionConflict | InvalidTransition> => {
+): Either.Either<
+  Transitioned,
+  SessionNotFound | SessionEnded | StaleFencingToken | VersionConflict | InvalidTransition
+> => {
   const current = held.session
+  if (write.owner !== undefined && current.owner !== write.owner) {
+    return Either.left(new SessionNotFound({ id: current.id }))
+  }
   const refused = ended(current)
   if (refused !== undefined) return Either.left(refused)
   if (heldExpired(held, now)) return Either.right(expire(held))
@@ -97,15 +104,18 @@ export const applyWrite = (
 
 /**
  * Activity on a held session at `now`: `lastActiveAt` and `expiresAt` move (`activeAt`), `activity` adds messages
- * and a response time to the rolling window; data, status and version stay. Refused on a tombstone; a session that
- * has expired gets its expiry recorded instead.
+ * and a response time to the rolling window; data, status and version stay. Refused on another owner's session when
+ * scoped to an owner (`SessionNotFound`) and on a tombstone; a session that has expired gets its expiry recorded
+ * instead.
  */
 export const applyTouch = (
   held: Held,
   activity: ActivityRecord | undefined,
-  now: EpochMillis
-): Either.Either<Transitioned, SessionEnded> => {
+  now: EpochMillis,
+  owner?: OwnerId | undefined
+): Either.Either<Transitioned, SessionNotFound | SessionEnded> => {
   const current = held.session
+  if (owner !== undefined && current.owner !== owner) return Either.left(new SessionNotFound({ id: current.id }))
   const refused = ended(current)
   if (refused !== undefined) return Either.left(refused)
   if (heldExpired(held, now)) return Either.right(expire(held))

@@ -1,6 +1,9 @@
 /**
  * The `SessionStore` port: where sessions live. Every backend (memory, SQLite, Postgres) implements this contract
- * and passes the one contract suite in `test/contract/`.
+ * and passes the one contract suite in `test/contract/`. The rules each method applies are written once in the
+ * domain (`StoreRules`, `InsertPlan`); a store reads what a rule needs in one atomic step, applies it, and persists
+ * the outcome. The port says what a store does, never how fast: a store that can also answer synchronously offers
+ * `SessionStoreSync` beside it, a separate capability.
  *
  * Common rules for every method:
  * - Each call is atomic: it sees the store in one state and leaves it in one state, whatever runs concurrently
@@ -17,8 +20,7 @@
  *   and `acquireLease` refuse it as ended; and it never holds a name or a capacity slot against an insert (see
  *   `insert`). Only the counts (`counts`, `ownerCounts`) may still count it live until a sweep records it.
  */
-import { Context, type Duration, type Effect, type Either, type Option } from "effect"
-import type { CapacityPolicy } from "../domain/Config.js"
+import { Context, type Duration, Effect, type Either, type Option } from "effect"
 import type {
   CapacityExceeded,
   CorruptRecord,
@@ -29,160 +31,27 @@ import type {
   SessionNameTaken,
   SessionNotFound,
   StaleFencingToken,
-  StoreError,
   StoreFailure,
   VersionConflict
 } from "../domain/Errors.js"
-import type { OwnerId, SessionId, SessionKind } from "../domain/Ids.js"
+import type { OwnerId, SessionId } from "../domain/Ids.js"
+import type { Session, StatusCounts } from "../domain/Session.js"
 import type {
-  EndReason,
-  EpochMillis,
-  JsonValue,
-  LiveStatus,
-  Millis,
-  Session,
-  SessionStatus,
-  StatusCounts
-} from "../domain/Session.js"
+  ActivityRecord,
+  Ended,
+  Inserted,
+  InsertOptions,
+  Lease,
+  ListQuery,
+  Page,
+  SessionWrite,
+  Transitioned
+} from "../domain/StoreRecords.js"
 
-/** The limits an insert must respect, and what to do when it would pass one. */
-export interface InsertOptions {
-  readonly maxSessions: number
-  readonly maxSessionsPerOwner: number
-  /** `reject`: fail `CapacityExceeded`. `evict-lru`: end the least recently active unleased sessions to make room. */
-  readonly capacityPolicy: CapacityPolicy
-}
-
-/** A session as a write left it, and the status it had before (equal to its status if that did not change). */
-export interface Transitioned {
-  readonly session: Session
-  readonly from: SessionStatus
-}
-
-/**
- * A session that a batch operation (expiry, eviction) ended: who it was, the status it left, why and when. Lighter
- * than the whole record, so a store can end a batch without reading every session back.
- */
-export interface Ended {
-  readonly id: SessionId
-  readonly owner: OwnerId
-  readonly from: LiveStatus
-  readonly status: "expired" | "evicted"
-  readonly endReason: EndReason
-  readonly endedAt: EpochMillis
-}
-
-/** The `Ended` record of a write that ended a session by expiry or eviction. */
-export const endedOf = (t: Transitioned): Ended => ({
-  id: t.session.id,
-  owner: t.session.owner,
-  from: t.from as LiveStatus,
-  status: t.session.status as "expired" | "evicted",
-  endReason: t.session.endReason!,
-  endedAt: t.session.endedAt!
-})
-
-/**
- * What an insert did: the session stored, and the sessions it ended to make room: expired ones that stood in the way
- * (recorded as expired), then, under `evict-lru`, evicted ones.
- */
-export interface Inserted {
-  readonly session: Session
-  readonly ended: ReadonlyArray<Ended>
-}
-
-/** ActivityRecord to record with a touch: messages to add and a response time for the rolling window. */
-export interface ActivityRecord {
-  readonly messages: number
-  readonly responseTime: Millis | null
-  /** The window's length (`responseTimeWindow`); the store keeps at most this many response times. */
-  readonly window: number
-}
-
-/**
- * One write to a session: new data, a lifecycle event, or both. The store applies the event with
- * `Lifecycle.transition` inside the same atomic step, so status changes never need a retry loop.
- */
-export interface SessionWrite {
-  readonly data?: JsonValue | undefined
-  readonly event?: "wait" | "resume" | "close" | undefined
-  /** Why the session ended, for `close` (default "closed"). */
-  readonly reason?: EndReason | undefined
-  /** Compare-and-set: the write happens only if the stored version is this one. */
-  readonly expectedVersion?: number | undefined
-  /** A fencing token: the write happens only if it is the session's current, unexpired lease. */
-  readonly fence?: number | undefined
-}
-
-/** An opaque position in a listing, returned as `next` and given back as `after`. */
-export type Cursor = string & { readonly Cursor: unique symbol }
-
-/** Which sessions to list, and from where. */
-export interface ListQuery {
-  readonly owner?: OwnerId | undefined
-  readonly status?: SessionStatus | undefined
-  readonly kind?: SessionKind | undefined
-  /** Continue after this cursor (from a previous page's `next`). */
-  readonly after?: Cursor | undefined
-  /** Most sessions in the page (at least 1). */
-  readonly limit: number
-}
-
-/** One page of a listing. */
-export interface Page {
-  readonly sessions: ReadonlyArray<Session>
-  /** Where the next page starts, or `null` when this page is the last. */
-  readonly next: Cursor | null
-  /** Stored records in this range that could not be decoded: reported here and skipped, never failing the page. */
-  readonly corrupt: ReadonlyArray<CorruptRecord>
-}
-
-/** A lease on a session: exclusive work by `holder` until `expiresAt`, guarded by the fencing `token`. */
-export interface Lease {
-  readonly sessionId: SessionId
-  readonly holder: string
-  /** Strictly greater than every token issued before it by this store, for any session. */
-  readonly token: number
-  readonly expiresAt: EpochMillis
-}
-
-/**
- * Synchronous access to the hot operations of a store that does no I/O (the memory store). Each method is the
- * operation of the same name in `SessionStoreShape`, with the same contract, run at once with its outcome as an
- * `Either`. The manager uses it to serve a call in a single step, with no timeout or retry: such calls can neither
- * hang nor fail transiently.
- */
-export interface SessionStoreDirect {
-  readonly insert: (
-    session: Session,
-    options: InsertOptions
-  ) => Either.Either<Inserted, SessionNameTaken | CapacityExceeded | StoreError>
-  readonly get: (id: SessionId) => Option.Option<Session>
-  readonly update: (
-    id: SessionId,
-    write: SessionWrite
-  ) => Either.Either<
-    Transitioned,
-    SessionNotFound | SessionEnded | InvalidTransition | VersionConflict | StaleFencingToken
-  >
-  readonly touch: (
-    id: SessionId,
-    activity?: ActivityRecord
-  ) => Either.Either<Transitioned, SessionNotFound | SessionEnded>
-}
+export type * from "../domain/StoreRecords.js"
 
 /** The operations of a session store. */
 export interface SessionStoreShape {
-  /** Present when every call completes in this process without I/O: see `SessionStoreDirect`. */
-  readonly direct: SessionStoreDirect | undefined
-
-  /**
-   * Whether the store bounds the time of each call itself (SQLite: a call waits at most its busy timeout, then fails
-   * `StoreUnavailable`). The manager then sets no deadline of its own around calls (a timer cannot stop a
-   * synchronous call anyway) but still retries transient failures.
-   */
-  readonly selfBounded: boolean
-
   /**
    * Stores a new live session (status `active` or `waiting`, version 1). Atomically checks that the owner has no
    * other live session with the same name (`SessionNameTaken`), and that the store then holds at most `maxSessions`
@@ -191,8 +60,8 @@ export interface SessionStoreShape {
    * owner's own when the owner limit binds), as few as make room; if none can go it fails `CapacityExceeded`.
    * Sessions that have expired never stand in the way: one holding the name, or holding a slot the insert needs
    * (the owner's for the owner limit, the earliest due for the global one), is recorded as expired in the same
-   * atomic step, before anything is evicted; all of them are returned in `ended`. On any failure nothing changes.
-   * Inserting again a session already stored under its id with the same owner and
+   * atomic step, before anything is evicted; all of them are returned in `ended` (see `InsertPlan.planInsert`). On
+   * any failure nothing changes. Inserting again a session already stored under its id with the same owner and
    * `createdAt` succeeds without change (a retried insert that had landed); any other reuse of an id fails
    * `StoreError`.
    */
@@ -205,11 +74,13 @@ export interface SessionStoreShape {
   readonly get: (id: SessionId) => Effect.Effect<Option.Option<Session>, CorruptRecord | StoreFailure>
 
   /**
-   * Applies one write: `expectedVersion` must match (`VersionConflict{expected, actual}`), `fence` must be the
-   * current unexpired lease (`StaleFencingToken`), the event must be allowed (`InvalidTransition`), and an ended
-   * session takes no writes (`SessionEnded`). Bumps `version` by one. Ending a session (`close`) sets `endedAt` and
-   * `endReason`, frees its name, clears its active pointer and its lease. A due session is expired instead (see the
-   * module notes). Returns the stored result with the status it had before.
+   * Applies one write, as `StoreRules.applyWrite` decides it: with `owner`, the session must be that owner's
+   * (`SessionNotFound` otherwise, as if missing); an ended session takes no writes (`SessionEnded`); a session that
+   * has expired gets its expiry recorded instead (see the module notes); `fence` must be the current unexpired lease
+   * (`StaleFencingToken`), `expectedVersion` must match (`VersionConflict{expected, actual}`), the event must be
+   * allowed (`InvalidTransition`). Bumps `version` by one; a write that leaves the session live is activity. Ending a
+   * session (`close`) sets `endedAt` and `endReason`, frees its name, clears its active pointer and its lease.
+   * Returns the stored result with the status it had before.
    */
   readonly update: (
     id: SessionId,
@@ -226,14 +97,16 @@ export interface SessionStoreShape {
   >
 
   /**
-   * Records activity: `lastActiveAt` becomes now and `expiresAt` is recomputed with `Expiry.expiresAt`; `activity`
-   * adds messages and a response time. Never changes `data`, `status` or `version`, so a read-heavy client never
-   * becomes a writer that conflicts. Moves the session to most recently active. Fails `SessionEnded` on a tombstone;
-   * a due session is expired instead (see the module notes).
+   * Records activity, as `StoreRules.applyTouch` decides it: `lastActiveAt` becomes now and `expiresAt` follows;
+   * `activity` adds messages and a response time. Never changes `data`, `status` or `version`, so a read-heavy client
+   * never becomes a writer that conflicts. Moves the session to most recently active. With `owner`, the session must
+   * be that owner's (`SessionNotFound` otherwise). Fails `SessionEnded` on a tombstone; a session that has expired
+   * gets its expiry recorded instead (see the module notes).
    */
   readonly touch: (
     id: SessionId,
-    activity?: ActivityRecord
+    activity?: ActivityRecord | undefined,
+    owner?: OwnerId | undefined
   ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | CorruptRecord | StoreFailure>
 
   /**
@@ -250,22 +123,10 @@ export interface SessionStoreShape {
   readonly ownerCounts: (owner: OwnerId) => Effect.Effect<StatusCounts, StoreFailure>
 
   /**
-   * Up to `limit` live sessions whose `expiresAt` is at or before now, earliest `expiresAt` first. A query: it
-   * changes nothing. Costs O(k log n) for k results among n sessions, never a scan.
-   */
-  readonly dueForExpiry: (limit: number) => Effect.Effect<ReadonlyArray<Session>, StoreFailure>
-
-  /**
    * Ends (status `expired`, reason from `Expiry.expiryReason`) up to `limit` due sessions, earliest first, skipping
    * those that hold an unexpired lease (work in flight). Returns what it ended.
    */
   readonly expire: (limit: number) => Effect.Effect<ReadonlyArray<Ended>, StoreFailure>
-
-  /** Up to `limit` live sessions (of `owner`, if given), least recently active first. A query. */
-  readonly leastRecentlyActive: (
-    limit: number,
-    owner?: OwnerId
-  ) => Effect.Effect<ReadonlyArray<Session>, StoreFailure>
 
   /**
    * Deletes up to `limit` tombstones that ended at least `retention` ago, oldest first, and returns how many it
@@ -326,3 +187,78 @@ export interface SessionStoreShape {
 
 /** The session store used by `SessionManager`. */
 export class SessionStore extends Context.Tag("effect-sessions/SessionStore")<SessionStore, SessionStoreShape>() {}
+
+/**
+ * A capability some stores add to `SessionStore`: every operation answered synchronously, in the caller's own step,
+ * with the same contract (same rules, same state), its outcome as an `Either`. A store offers it when its calls run
+ * to completion on the calling thread (the memory store; SQLite, whose driver is synchronous and bounds its own waits
+ * with its busy timeout): such a call cannot be interrupted midway, so no deadline can apply to it, and it costs no
+ * fiber to make. The manager, when it finds this beside the store as it is built, calls the store through it (still
+ * retrying transient failures); without it, through `SessionStore` with a deadline on every call. A decorator of a
+ * store's `SessionStore` (metrics, faults) must not pass this on undecorated, or the manager would call around it.
+ */
+export type SessionStoreSyncShape = {
+  readonly [K in keyof SessionStoreShape]: SessionStoreShape[K] extends
+    (...args: infer P) => Effect.Effect<infer A, infer E, never> ? (...args: P) => Either.Either<A, E>
+    : SessionStoreShape[K] extends Effect.Effect<infer A, infer E, never> ? () => Either.Either<A, E>
+    : never
+}
+
+/** The synchronous capability of a store (see `SessionStoreSyncShape`); absent for stores that wait on I/O. */
+export class SessionStoreSync
+  extends Context.Tag("effect-sessions/SessionStoreSync")<SessionStoreSync, SessionStoreSyncShape>()
+{}
+
+/** The operations of a store whose `SessionStore` member is an effect rather than a function. */
+const valued: ReadonlySet<string> = new Set(["counts", "leases", "flush"])
+
+/** Every operation of a store, by name. */
+export const operations: ReadonlyArray<keyof SessionStoreShape> = [
+  "insert",
+  "get",
+  "update",
+  "touch",
+  "list",
+  "counts",
+  "ownerCounts",
+  "expire",
+  "purge",
+  "setActive",
+  "getActive",
+  "acquireLease",
+  "renewLease",
+  "releaseLease",
+  "leases",
+  "remove",
+  "flush"
+]
+
+/**
+ * A `SessionStore` whose every call goes through `call`, given the operation's name and a thunk that makes the call
+ * on `target` (a store, or a store's synchronous operations, whose `Either` outcome is itself an effect). The one
+ * place a store is wrapped operation by operation: decorators (bounds, metrics, faults) are built with it.
+ */
+export const storeThrough = (
+  target: SessionStoreShape | SessionStoreSyncShape,
+  call: <A, E>(
+    operation: keyof SessionStoreShape,
+    make: () => Effect.Effect<A, E>,
+    args: ReadonlyArray<unknown>
+  ) => Effect.Effect<A, unknown>
+): SessionStoreShape => {
+  const members = target as unknown as Record<string, unknown>
+  const entries = operations.map((name) => {
+    const member = members[name]
+    const make = (args: ReadonlyArray<unknown>) => () =>
+      (typeof member === "function" ? member(...args) : member) as Effect.Effect<unknown, unknown>
+    return [
+      name,
+      valued.has(name) ? call(name, make([]), []) : (...args: Array<unknown>) => call(name, make(args), args)
+    ]
+  })
+  return Object.fromEntries(entries) as unknown as SessionStoreShape
+}
+
+/** A store's `SessionStore` from its synchronous operations: each call made when the effect runs. */
+export const fromSync = (sync: SessionStoreSyncShape): SessionStoreShape =>
+  storeThrough(sync, (_, make) => Effect.suspend(make))

@@ -444,7 +444,7 @@ export const sessionStoreContract = <E>(
     })
 
     describe("expiry", () => {
-      test("dueForExpiry returns only due live sessions, earliest first, and changes nothing", () =>
+      test("expire ends exactly the due live sessions, earliest expiry first, within its limit", () =>
         Effect.gen(function*() {
           const s = yield* store
           const sessions: Array<Session> = []
@@ -457,16 +457,13 @@ export const sessionStoreContract = <E>(
           // Now 6 minutes in; sessions expire at 15, 16, ... 20 minutes. Touch #0 so it expires last (21m).
           yield* s.touch(sessions[0]!.id)
           yield* s.update(sessions[2]!.id, { event: "close" })
-          expect(yield* s.dueForExpiry(100)).toEqual([])
+          expect(yield* s.expire(100)).toEqual([])
           yield* TestClock.adjust("11 minutes") // 17m: only #1 (16m) is due.
-          expect((yield* s.dueForExpiry(100)).map((x) => x.id)).toEqual([sessions[1]!.id])
-          yield* TestClock.adjust("3 minutes") // 20m: #1, #3 (18m), #4 (19m), #5 (20m: due exactly at expiresAt)
-          const due = yield* s.dueForExpiry(100)
-          expect(due.map((x) => x.id)).toEqual([sessions[1]!.id, sessions[3]!.id, sessions[4]!.id, sessions[5]!.id])
-          expect(due.map((x) => x.expiresAt)).toEqual([...due.map((x) => x.expiresAt)].sort((a, b) => a - b))
-          expect((yield* s.dueForExpiry(2)).map((x) => x.id)).toEqual([sessions[1]!.id, sessions[3]!.id])
-          expect((yield* s.dueForExpiry(100)).length).toBe(4)
-          expect((yield* s.counts).active).toBe(5)
+          expect((yield* s.expire(100)).map((x) => x.id)).toEqual([sessions[1]!.id])
+          yield* TestClock.adjust("3 minutes") // 20m: #3 (18m), #4 (19m), #5 (20m: due exactly at expiresAt)
+          expect((yield* s.expire(2)).map((x) => x.id)).toEqual([sessions[3]!.id, sessions[4]!.id])
+          expect((yield* s.expire(100)).map((x) => x.id)).toEqual([sessions[5]!.id])
+          expect(yield* s.counts).toMatchObject({ active: 1, closed: 1, expired: 4 })
         }))
 
       test("a session is due exactly at expiresAt, not one millisecond before", () =>
@@ -475,10 +472,11 @@ export const sessionStoreContract = <E>(
           const session = yield* aSession()
           yield* s.insert(session, roomy)
           yield* TestClock.adjust(Duration.millis(15 * 60_000 - 1))
-          expect(yield* s.dueForExpiry(10)).toEqual([])
+          expect(Option.getOrThrow(yield* s.get(session.id)).status).toBe("active")
           expect(yield* s.expire(10)).toEqual([])
           yield* TestClock.adjust(Duration.millis(1))
-          expect((yield* s.dueForExpiry(10)).map((x) => x.id)).toEqual([session.id])
+          expect(Option.getOrThrow(yield* s.get(session.id)).status).toBe("expired")
+          expect((yield* s.expire(10)).map((x) => x.id)).toEqual([session.id])
         }))
 
       test("expire ends due sessions oldest first, skips leased ones, and frees their names", () =>
@@ -654,21 +652,27 @@ export const sessionStoreContract = <E>(
     })
 
     describe("recency and purge", () => {
-      test("leastRecentlyActive orders live sessions by last activity, optionally for one owner", () =>
+      test("evict-lru ends live sessions in the order of their last activity, touches and writes included", () =>
         Effect.gen(function*() {
           const s = yield* store
+          const limits = { maxSessions: 3, maxSessionsPerOwner: 3, capacityPolicy: "evict-lru" } as const
           const xs: Array<Session> = []
-          for (const o of ["a", "b", "a", "c"]) {
+          for (const o of ["a", "b", "c"]) {
             const x = yield* aSession({ owner: o })
-            yield* s.insert(x, roomy)
+            yield* s.insert(x, limits)
             xs.push(x)
             yield* TestClock.adjust("1 second")
           }
           yield* s.touch(xs[0]!.id)
-          yield* s.update(xs[3]!.id, { event: "close" })
-          expect((yield* s.leastRecentlyActive(10)).map((x) => x.id)).toEqual([xs[1]!.id, xs[2]!.id, xs[0]!.id])
-          expect((yield* s.leastRecentlyActive(1)).map((x) => x.id)).toEqual([xs[1]!.id])
-          expect((yield* s.leastRecentlyActive(10, owner("a"))).map((x) => x.id)).toEqual([xs[2]!.id, xs[0]!.id])
+          yield* TestClock.adjust("1 second")
+          yield* s.update(xs[1]!.id, { data: { again: true } })
+          // Least recently active now: #2, then #0, then #1.
+          const evicted: Array<string> = []
+          for (const o of ["d", "e", "f"]) {
+            const inserted = yield* s.insert(yield* aSession({ owner: o }), limits)
+            evicted.push(...inserted.ended.map((x) => x.id))
+          }
+          expect(evicted).toEqual([xs[2]!.id, xs[0]!.id, xs[1]!.id])
         }))
 
       test("purge deletes only tombstones older than the retention, oldest first, within its limit", () =>

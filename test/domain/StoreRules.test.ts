@@ -183,22 +183,24 @@ const candidates = fc.array(
   { maxLength: 12 }
 ).map((specs) =>
   specs.map((spec, i): Candidate => ({
-    id: `s${i}` as SessionId,
-    owner: spec.owner as OwnerId,
-    status: "active",
-    createdAt: 0 as EpochMillis,
-    lastActiveAt: (spec.lastActiveAt * 100 + i) as EpochMillis,
-    expiresAt: (spec.expired ? 500 : 2_000_000) as EpochMillis,
-    idleTimeout: 1_000_000 as Millis,
-    maxLifetime: 10_000_000 as Millis,
-    leaseExpiresAt: spec.leased ? 1_500 : null
+    session: {
+      id: `s${i}` as SessionId,
+      owner: spec.owner as OwnerId,
+      status: "active",
+      createdAt: 0 as EpochMillis,
+      lastActiveAt: (spec.lastActiveAt * 100 + i) as EpochMillis,
+      expiresAt: (spec.expired ? 500 : 2_000_000) as EpochMillis,
+      idleTimeout: 1_000_000 as Millis,
+      maxLifetime: 10_000_000 as Millis
+    },
+    lease: spec.leased ? { expiresAt: 1_500 } : null
   }))
 )
 
 describe("store rules: the plan of an insert", () => {
   const now = 1_000 as EpochMillis
-  const expired = (c: Candidate) => c.expiresAt <= now && (c.leaseExpiresAt === null || c.leaseExpiresAt <= now)
-  const unleased = (c: Candidate) => c.leaseExpiresAt === null || c.leaseExpiresAt <= now
+  const expired = (c: Candidate) => c.session.expiresAt <= now && (c.lease === null || c.lease.expiresAt <= now)
+  const unleased = (c: Candidate) => c.lease === null || c.lease.expiresAt <= now
 
   it.prop("frees exactly what each limit needs, expired first, evicting only unleased ones, or refuses", [
     candidates,
@@ -207,9 +209,9 @@ describe("store rules: the plan of an insert", () => {
     fc.constantFrom("reject" as const, "evict-lru" as const)
   ], ([live, perOwner, max, policy]) => {
     const options = { maxSessions: max, maxSessionsPerOwner: perOwner, capacityPolicy: policy }
-    const mine = live.filter((c) => c.owner === "alice")
+    const mine = live.filter((c) => c.session.owner === "alice")
     const byRecency = (list: ReadonlyArray<Candidate>) =>
-      [...list].filter(unleased).sort((a, b) => a.lastActiveAt - b.lastActiveAt)
+      [...list].filter(unleased).sort((a, b) => a.session.lastActiveAt - b.session.lastActiveAt)
     const byExpiry = (list: ReadonlyArray<Candidate>) => list.filter(expired)
     const needs = capacityNeeds(mine.length, live.length, options)
     const plan = planInsert({
@@ -234,13 +236,13 @@ describe("store rules: the plan of an insert", () => {
       return
     }
     const ended = [...plan.right.expire, ...plan.right.evict.map((e) => e.candidate)]
-    expect(new Set(ended.map((c) => c.id)).size).toBe(ended.length)
+    expect(new Set(ended.map((c) => c.session.id)).size).toBe(ended.length)
     for (const c of plan.right.expire) expect(expired(c)).toBe(true)
     for (const { candidate } of plan.right.evict) {
       expect(policy).toBe("evict-lru")
       expect(unleased(candidate)).toBe(true)
     }
-    const ownerLeft = mine.length - ended.filter((c) => c.owner === "alice").length
+    const ownerLeft = mine.length - ended.filter((c) => c.session.owner === "alice").length
     const globalLeft = live.length - ended.length
     expect(ownerLeft + 1).toBeLessThanOrEqual(perOwner)
     expect(globalLeft + 1).toBeLessThanOrEqual(max)
@@ -253,15 +255,17 @@ describe("store rules: the plan of an insert", () => {
 
   it("a name held by a session that has expired is freed by expiring it; one still live refuses", () => {
     const holder: Candidate = {
-      id: "h" as SessionId,
-      owner: "alice" as OwnerId,
-      status: "waiting",
-      createdAt: 0 as EpochMillis,
-      lastActiveAt: 0 as EpochMillis,
-      expiresAt: 1_000 as EpochMillis,
-      idleTimeout: 1_000 as Millis,
-      maxLifetime: 5_000 as Millis,
-      leaseExpiresAt: null
+      session: {
+        id: "h" as SessionId,
+        owner: "alice" as OwnerId,
+        status: "waiting",
+        createdAt: 0 as EpochMillis,
+        lastActiveAt: 0 as EpochMillis,
+        expiresAt: 1_000 as EpochMillis,
+        idleTimeout: 1_000 as Millis,
+        maxLifetime: 5_000 as Millis
+      },
+      lease: null
     }
     const situation = (at: number) => ({
       session: { owner: "alice", name: "chat" } as Session,

@@ -1,17 +1,17 @@
 /**
  * A store wrapper that injects faults into any `SessionStore`, for tests of retries, timeouts and failing sweeps.
- * It offers no direct access, so the manager puts its calls under deadlines and retries, and it records
- * when each operation was attempted (by the test clock).
+ * It provides only the decorated `SessionStore` (never the inner store's synchronous capability), so the manager puts
+ * its calls under deadlines and retries, and it records when each operation was attempted (by the test clock).
  */
 import { Clock, Context, Effect, Layer } from "effect"
 import { StaleFencingToken, StoreError, StoreUnavailable } from "../../src/domain/Errors.js"
-import { SessionStore, type SessionStoreShape } from "../../src/services/SessionStore.js"
+import { SessionStore, type SessionStoreShape, storeThrough } from "../../src/services/SessionStore.js"
 
 /** What an injected fault does to one call (`stale`: the lease was lost, as after a pause longer than its ttl). */
 export type Fault = "unavailable" | "error" | "hang" | "die" | "stale"
 
 /** An operation name of the store (`insert`, `get`, `touch`, ...). */
-export type Operation = Exclude<keyof SessionStoreShape, "direct" | "selfBounded">
+export type Operation = keyof SessionStoreShape
 
 interface Rule {
   readonly op: Operation
@@ -64,38 +64,18 @@ export const layer = <E, R>(inner: Layer.Layer<SessionStore, E, R>): Layer.Layer
       const clock = yield* Effect.clock
       const rules: Array<Rule> = []
       const log = new Map<Operation, Array<number>>()
-      const call = <A, X>(op: Operation, args: ReadonlyArray<unknown>, effect: Effect.Effect<A, X>) =>
-        Effect.suspend(() => {
-          const at = clock.unsafeCurrentTimeMillis()
-          log.set(op, [...(log.get(op) ?? []), at])
-          const rule = rules.find((r) => r.op === op && r.remaining > 0 && r.when(args))
-          if (rule === undefined) return effect
-          rule.remaining--
-          return faultEffect(op, rule.fault, args) as Effect.Effect<A, X | StoreUnavailable | StoreError>
-        })
-      const wrapped: SessionStoreShape = {
-        direct: undefined,
-        selfBounded: false,
-        insert: (...args) => call("insert", args, store.insert(...args)),
-        get: (...args) => call("get", args, store.get(...args)),
-        update: (...args) => call("update", args, store.update(...args)),
-        touch: (...args) => call("touch", args, store.touch(...args)),
-        list: (...args) => call("list", args, store.list(...args)),
-        counts: call("counts", [], store.counts),
-        ownerCounts: (...args) => call("ownerCounts", args, store.ownerCounts(...args)),
-        dueForExpiry: (...args) => call("dueForExpiry", args, store.dueForExpiry(...args)),
-        expire: (...args) => call("expire", args, store.expire(...args)),
-        leastRecentlyActive: (...args) => call("leastRecentlyActive", args, store.leastRecentlyActive(...args)),
-        purge: (...args) => call("purge", args, store.purge(...args)),
-        setActive: (...args) => call("setActive", args, store.setActive(...args)),
-        getActive: (...args) => call("getActive", args, store.getActive(...args)),
-        acquireLease: (...args) => call("acquireLease", args, store.acquireLease(...args)),
-        renewLease: (...args) => call("renewLease", args, store.renewLease(...args)),
-        releaseLease: (...args) => call("releaseLease", args, store.releaseLease(...args)),
-        leases: call("leases", [], store.leases),
-        remove: (...args) => call("remove", args, store.remove(...args)),
-        flush: call("flush", [], store.flush)
-      }
+      const wrapped = storeThrough(
+        store,
+        <A, E>(op: Operation, make: () => Effect.Effect<A, E>, args: ReadonlyArray<unknown>) =>
+          Effect.suspend((): Effect.Effect<A, unknown> => {
+            const at = clock.unsafeCurrentTimeMillis()
+            log.set(op, [...(log.get(op) ?? []), at])
+            const rule = rules.find((r) => r.op === op && r.remaining > 0 && r.when(args))
+            if (rule === undefined) return make()
+            rule.remaining--
+            return faultEffect(op, rule.fault, args)
+          })
+      )
       return Context.make(SessionStore, wrapped).pipe(
         Context.add(Faults, {
           inject: (op, fault, times = 1, when = () => true) => {

@@ -18,15 +18,18 @@
  * no room for a store within 0.8x of raw SQLite.
  */
 import type Database from "better-sqlite3"
-import { Cause, Config, Duration, Effect, Either, Layer, Option, Queue } from "effect"
+import { Cause, Config, Context, Duration, Effect, Either, Layer, Option, Queue } from "effect"
 import * as Path from "node:path"
 import { configFromEnv, parseDuration } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
 import type { EpochMillis } from "../../domain/Session.js"
-import { SessionStore, type SessionStoreShape } from "../../services/SessionStore.js"
+import { fromSync, SessionStore, SessionStoreSync, type SessionStoreSyncShape } from "../../services/SessionStore.js"
 import { openDatabase } from "./internal/database.js"
 import { storeFailure } from "./internal/errors.js"
+import * as Leases from "./internal/leases.js"
+import * as Listing from "./internal/listing.js"
 import { SqliteState } from "./internal/SqliteState.js"
+import * as Upkeep from "./internal/upkeep.js"
 
 /** How the SQLite store opens its database. */
 export interface SqliteStoreOptions {
@@ -42,41 +45,61 @@ export interface SqliteStoreOptions {
   readonly maxPendingTouches?: number | undefined
 }
 
-/** Runs a synchronous store operation, turning SQLite's exceptions into store failures. */
-const attempt = <A, E>(operation: string, f: () => Either.Either<A, E>): Effect.Effect<A, E | StoreFailure> =>
-  Effect.suspend((): Effect.Effect<A, E | StoreFailure> => {
-    try {
-      return f()
-    } catch (error) {
-      return Effect.fail(storeFailure(operation, error))
-    }
-  })
+/** A call to the driver, its exceptions (busy, locked, I/O) turned into store failures. */
+const driverCall = <A, E>(operation: string, f: () => Either.Either<A, E>): Either.Either<A, E | StoreFailure> => {
+  try {
+    return f()
+  } catch (error) {
+    return Either.left(storeFailure(operation, error))
+  }
+}
 
 const ok = <A>(value: A): Either.Either<A, never> => Either.right(value)
+
+/** The store's synchronous operations over its state (`SessionStoreSync`); its `SessionStore` is made from them. */
+const syncOver = (state: SqliteState): SessionStoreSyncShape => ({
+  insert: (session, options) => driverCall("insert", () => state.insert(session, options)),
+  get: (id) => driverCall("get", () => state.get(id)),
+  update: (id, write) => driverCall("update", () => state.update(id, write)),
+  touch: (id, activity, owner) => driverCall("touch", () => state.touch(id, activity, owner)),
+  list: (query) => driverCall("list", () => Listing.list(state, query)),
+  counts: () => driverCall("counts", () => ok(Listing.counts(state))),
+  ownerCounts: (owner) => driverCall("ownerCounts", () => ok(Listing.ownerCounts(state, owner))),
+  expire: (limit) => driverCall("expire", () => ok(Upkeep.expire(state, limit))),
+  purge: (retention, limit) => driverCall("purge", () => ok(Upkeep.purge(state, retention, limit))),
+  setActive: (owner, id) => driverCall("setActive", () => Leases.setActive(state, owner, id)),
+  getActive: (owner) => driverCall("getActive", () => Leases.getActive(state, owner)),
+  acquireLease: (id, holder, ttl) => driverCall("acquireLease", () => Leases.acquireLease(state, id, holder, ttl)),
+  renewLease: (lease, ttl) => driverCall("renewLease", () => Leases.renewLease(state, lease, ttl)),
+  releaseLease: (lease) => driverCall("releaseLease", () => ok(Leases.releaseLease(state, lease))),
+  leases: () => driverCall("leases", () => ok(Leases.leases(state))),
+  remove: (id, reason) => driverCall("remove", () => ok(Upkeep.remove(state, id, reason))),
+  flush: () => driverCall("flush", () => ok(state.flush()))
+})
 
 /**
  * Opens (creating and migrating if needed) the database and builds the store on it. Scoped: buffered activity is
  * written and the connection closed when the scope closes. Fails `StoreError` if the file cannot be opened, belongs
  * to another application, or was written by a newer schema version (named in the message; the file is left as it is).
  */
-export const make = (options: SqliteStoreOptions) =>
+export const makeSync = (options: SqliteStoreOptions) =>
   Effect.gen(function*() {
     const clock = yield* Effect.clock
     const coalesce = Duration.decode(options.touchCoalesce ?? Duration.seconds(1))
     const db: Database.Database = yield* Effect.acquireRelease(openDatabase(options), (db) =>
-      attempt("flush", () =>
-        ok(state.flush())).pipe(
-          Effect.catchAll((error) =>
-            Effect.logWarning("effect-sessions: writing buffered activity on close failed", error)
-          ),
-          Effect.ensuring(Effect.sync(() => db.close()))
-        ))
+      Effect.suspend(() =>
+        driverCall("flush", () => ok(state.flush()))
+      ).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning("effect-sessions: writing buffered activity on close failed", error)
+        ),
+        Effect.ensuring(Effect.sync(() => db.close()))
+      ))
     // Wake-ups of the writer: a dropping queue of one, since a second signal before the first is taken adds nothing.
     const wakeups = yield* Queue.dropping<void>(1)
     const state: SqliteState = new SqliteState(
       db,
-      () =>
-        clock.unsafeCurrentTimeMillis() as EpochMillis,
+      () => clock.unsafeCurrentTimeMillis() as EpochMillis,
       options.maxPendingTouches ?? 10_000,
       Duration.toMillis(coalesce) > 0,
       () => Queue.unsafeOffer(wakeups, undefined)
@@ -86,7 +109,7 @@ export const make = (options: SqliteStoreOptions) =>
       // `touchCoalesce` and writes everything buffered by then.
       yield* Queue.take(wakeups).pipe(
         Effect.zipRight(Effect.sleep(coalesce)),
-        Effect.zipRight(attempt("flush", () => ok(state.flush()))),
+        Effect.zipRight(Effect.suspend(() => driverCall("flush", () => ok(state.flush())))),
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
             ? Effect.interrupt
@@ -98,36 +121,23 @@ export const make = (options: SqliteStoreOptions) =>
         Effect.forkScoped
       )
     }
-    const store: SessionStoreShape = {
-      direct: undefined,
-      selfBounded: true,
-      insert: (session, insertOptions) => attempt("insert", () => state.insert(session, insertOptions)),
-      get: (id) => attempt("get", () => state.get(id)),
-      update: (id, write) => attempt("update", () => state.update(id, write)),
-      touch: (id, activity) => attempt("touch", () => state.touch(id, activity)),
-      list: (query) => attempt("list", () => state.list(query)),
-      counts: attempt("counts", () => ok(state.counts())),
-      ownerCounts: (owner) => attempt("ownerCounts", () => ok(state.ownerCounts(owner))),
-      dueForExpiry: (limit) => attempt("dueForExpiry", () => ok(state.dueForExpiry(limit))),
-      expire: (limit) => attempt("expire", () => ok(state.expire(limit))),
-      leastRecentlyActive: (limit, owner) =>
-        attempt("leastRecentlyActive", () => ok(state.leastRecentlyActive(limit, owner))),
-      purge: (retention, limit) => attempt("purge", () => ok(state.purge(retention, limit))),
-      setActive: (owner, id) => attempt("setActive", () => state.setActive(owner, id)),
-      getActive: (owner) => attempt("getActive", () => state.getActive(owner)),
-      acquireLease: (id, holder, ttl) => attempt("acquireLease", () => state.acquireLease(id, holder, ttl)),
-      renewLease: (lease, ttl) => attempt("renewLease", () => state.renewLease(lease, ttl)),
-      releaseLease: (lease) => attempt("releaseLease", () => ok(state.releaseLease(lease))),
-      remove: (id, reason) => attempt("remove", () => ok(state.remove(id, reason))),
-      leases: attempt("leases", () => ok(state.leases())),
-      flush: attempt("flush", () => ok(state.flush()))
-    }
-    return store
+    return syncOver(state)
   })
 
-/** The SQLite store as a layer. */
-export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore, StoreFailure> =>
-  Layer.scoped(SessionStore, make(options))
+/** `makeSync`, as the `SessionStore` port. */
+export const make = (options: SqliteStoreOptions) => Effect.map(makeSync(options), fromSync)
+
+/**
+ * The SQLite store as a layer, with its synchronous capability (`SessionStoreSync`: better-sqlite3 answers on the
+ * calling thread and bounds its waits by `busyTimeout`).
+ */
+export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore | SessionStoreSync, StoreFailure> =>
+  Layer.scopedContext(
+    Effect.map(
+      makeSync(options),
+      (sync) => Context.make(SessionStore, fromSync(sync)).pipe(Context.add(SessionStoreSync, sync))
+    )
+  )
 
 const optionalString = (name: string) => Config.option(Config.string(name))
 
@@ -178,10 +188,8 @@ export const optionsFromEnvIn = (dataDir: string): Effect.Effect<SqliteStoreOpti
 export const optionsFromEnv: Effect.Effect<SqliteStoreOptions, InvalidConfig> = optionsFromEnvIn(".data")
 
 /** The SQLite store as a layer configured from the environment (see `optionsFromEnv`). */
-export const layerConfig: Layer.Layer<SessionStore, StoreFailure | InvalidConfig> = Layer.scoped(
-  SessionStore,
-  Effect.flatMap(optionsFromEnv, make)
-)
+export const layerConfig: Layer.Layer<SessionStore | SessionStoreSync, StoreFailure | InvalidConfig> = Layer
+  .unwrapEffect(Effect.map(optionsFromEnv, layer))
 
 /** The SQLite store's settings, as rows of the config reference. */
 export const reference: ReadonlyArray<

@@ -4,20 +4,12 @@
  */
 import { type Clock, Deferred, Duration, Effect, Either, FiberId, FiberRef, GlobalValue, Option } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
-import {
-  type CorruptRecord,
-  type InvalidInput,
-  RateLimited,
-  SessionEnded,
-  SessionNotFound,
-  ShuttingDown,
-  type StoreFailure
-} from "../../domain/Errors.js"
+import { type InvalidInput, RateLimited, SessionEnded, ShuttingDown } from "../../domain/Errors.js"
 import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
 import type { AsOwner } from "../SessionManager.js"
-import type { Ended, Lease, SessionStoreDirect, SessionStoreShape, Transitioned } from "../SessionStore.js"
+import type { Ended, Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
 import { KeyedLocks } from "./KeyedLocks.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
@@ -50,9 +42,6 @@ export class ManagerCore {
   /** Completed at the shutdown deadline: in-flight work still running is interrupted. */
   readonly abort = Deferred.unsafeMake<void>(FiberId.none)
 
-  /** Synchronous access to the store, when it does no I/O. */
-  readonly direct: SessionStoreDirect | undefined
-
   constructor(
     readonly config: SessionsConfig,
     readonly store: SessionStoreShape,
@@ -61,7 +50,6 @@ export class ManagerCore {
     meter: ManagerMetrics
   ) {
     this.meter = meter
-    this.direct = store.direct
     const now = () => clock.unsafeCurrentTimeMillis()
     this.sessionLimits = new TokenBuckets(config.sessionRateLimit, config.rateLimitKeys, now)
     this.ownerLimits = new TokenBuckets(config.ownerRateLimit, config.rateLimitKeys, now)
@@ -87,22 +75,28 @@ export class ManagerCore {
   admitted<A, E, R>(
     raw: unknown,
     scope: AsOwner | undefined,
-    f: (id: SessionId) => Effect.Effect<A, E, R>
+    f: (id: SessionId, owner: OwnerId | undefined) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
     return Effect.suspend((): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
       if (!isSessionId(raw)) return Effect.fail(invalidSessionId(raw))
       if (this.closing) {
         return Effect.flatMap(
           FiberRef.get(heldLeases),
-          (held): Effect.Effect<A, E | ShuttingDown, R> => held.has(raw) ? f(raw) : Effect.fail(new ShuttingDown())
+          (held): Effect.Effect<A, E | InvalidInput | ShuttingDown, R> => {
+            if (!held.has(raw)) return Effect.fail(new ShuttingDown())
+            const owner = scope?.owner === undefined ? Either.right(undefined) : validateOwnerId(scope.owner)
+            return Either.isLeft(owner) ? Effect.fail(owner.left) : f(raw, owner.right)
+          }
         )
       }
+      let owner: OwnerId | undefined
       if (scope?.owner !== undefined) {
-        const owner = this.admitOwner(scope.owner)
-        if (Either.isLeft(owner)) return Effect.fail(owner.left)
+        const admitted = this.admitOwner(scope.owner)
+        if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
+        owner = admitted.right
       }
       const limited = this.limit(this.sessionLimits, "session", raw)
-      return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw)
+      return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw, owner)
     })
   }
 
@@ -119,40 +113,6 @@ export class ManagerCore {
     if (wait === 0) return Either.right(key)
     this.meter.count(metrics.rateLimited)
     return Either.left(new RateLimited({ key: `${kind}:${key}`, retryAfter: Duration.millis(wait) }))
-  }
-
-  /**
-   * Checks that the session belongs to the scope's owner, if the call is scoped: another owner's session answers
-   * `SessionNotFound`, like a missing one.
-   */
-  owned(
-    id: SessionId,
-    scope: AsOwner | undefined
-  ): Effect.Effect<void, SessionNotFound | InvalidInput | StoreFailure | CorruptRecord> {
-    if (scope?.owner === undefined) return Effect.void
-    if (this.direct !== undefined) {
-      return Effect.suspend(() => Either.void.pipe(Either.flatMap(() => this.ownedNow(id, scope))))
-    }
-    const owner = validateOwnerId(scope.owner)
-    if (Either.isLeft(owner)) return Effect.fail(owner.left)
-    return Effect.flatMap(
-      this.store.get(id),
-      (found) =>
-        Option.isSome(found) && found.value.owner === owner.right
-          ? Effect.void
-          : Effect.fail(new SessionNotFound({ id }))
-    )
-  }
-
-  /** `owned`, at once, on a store with direct access. */
-  ownedNow(id: SessionId, scope: AsOwner | undefined): Either.Either<void, SessionNotFound | InvalidInput> {
-    if (scope?.owner === undefined) return Either.void
-    const owner = validateOwnerId(scope.owner)
-    if (Either.isLeft(owner)) return Either.left(owner.left)
-    const found = this.direct!.get(id)
-    return Option.isSome(found) && found.value.owner === owner.right
-      ? Either.void
-      : Either.left(new SessionNotFound({ id }))
   }
 
   /** The lease the current fiber holds on `id` through `withSession`, if any. */

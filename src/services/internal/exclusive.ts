@@ -14,7 +14,7 @@ import {
   type StoreFailure,
   type VersionConflict
 } from "../../domain/Errors.js"
-import type { SessionId } from "../../domain/Ids.js"
+import type { OwnerId, SessionId } from "../../domain/Ids.js"
 import type { Session } from "../../domain/Session.js"
 import type { AsOwner, ExclusiveError, SessionContext, WithSessionOptions } from "../SessionManager.js"
 import type { Lease, SessionWrite, Transitioned } from "../SessionStore.js"
@@ -32,22 +32,11 @@ export const exclusiveWrite = (
   operation: string,
   write: SessionWrite
 ): Effect.Effect<Session, ExclusiveError | InvalidTransition | VersionConflict> =>
-  core.admitted(raw, scope, (id) => {
+  core.admitted(raw, scope, (id, owner) => {
     const after = (t: Transitioned) => core.afterWrite(t, write.data !== undefined)
-    const direct = core.direct
-    if (direct !== undefined && !core.locks.isHeld(id)) {
-      // Nobody holds the session's permit and the store answers at once: in this one synchronous step the write
-      // cannot interleave with any other work on the session, so it needs no permit.
-      const owned = core.ownedNow(id, scope)
-      if (Either.isLeft(owned)) return Effect.fail(owned.left)
-      const written = direct.update(id, write)
-      return Either.isLeft(written) ? Effect.fail(written.left) : after(written.right)
-    }
+    const scoped: SessionWrite = owner === undefined ? write : { ...write, owner }
     const run = (fence: number | undefined) =>
-      Effect.zipRight(
-        core.owned(id, scope),
-        Effect.flatMap(core.store.update(id, fence === undefined ? write : { ...write, fence }), after)
-      )
+      Effect.flatMap(core.store.update(id, fence === undefined ? scoped : { ...scoped, fence }), after)
     return Effect.flatMap(core.held(id), (lease) =>
       lease !== undefined
         ? run(lease.token)
@@ -82,7 +71,7 @@ export const withSession = <A, E, R>(
   work: (context: SessionContext) => Effect.Effect<A, E, R>,
   options: WithSessionOptions | undefined
 ): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> =>
-  core.admitted(raw, options, (id): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> => {
+  core.admitted(raw, options, (id, owner): Effect.Effect<A, E | ExclusiveError | OperationTimeout, R> => {
     const deadline = durationInput("timeout", options?.timeout, core.config.operationTimeout)
     if (Either.isLeft(deadline)) return Effect.fail(deadline.left)
     const timeout = deadline.right
@@ -103,7 +92,7 @@ export const withSession = <A, E, R>(
           id,
           holder,
           core.config.lockTimeout,
-          leased(core, id, holder, work, timeout, options, held)
+          leased(core, id, owner, holder, work, timeout, held)
         ).pipe(
           Effect.ensuring(Effect.sync(() => core.leave()))
         )
@@ -114,16 +103,17 @@ export const withSession = <A, E, R>(
 const leased = <A, E, R>(
   core: ManagerCore,
   id: SessionId,
+  owner: OwnerId | undefined,
   holder: string,
   work: (context: SessionContext) => Effect.Effect<A, E, R>,
   timeout: Duration.Duration,
-  scope: AsOwner | undefined,
   held: ReadonlyMap<string, Lease>
 ) =>
   Effect.gen(function*() {
-    yield* core.owned(id, scope)
-    // Touching first expires a session already past its expiresAt, and starts the work from fresh activity.
-    const session: Session = yield* Effect.flatMap(core.store.touch(id), (t) => core.afterActivity(t, false))
+    // Touching first (scoped to the caller's owner) expires a session that has expired, refuses another owner's as
+    // missing, and starts the work from fresh activity.
+    const session: Session = yield* Effect.flatMap(core.store.touch(id, undefined, owner), (t) =>
+      core.afterActivity(t, false))
     const lease = yield* acquireLease(core, id, holder)
     const inner = new Map(held).set(id, lease)
     const watchdog = Effect.raceFirst(
@@ -133,7 +123,8 @@ const leased = <A, E, R>(
     const run = Effect.raceFirst(Effect.locally(work({ session, lease }), heldLeases, inner), watchdog).pipe(
       Effect.timeoutFail({
         duration: timeout,
-        onTimeout: () => new OperationTimeout({ operation: "withSession", after: timeout })
+        onTimeout: () =>
+          new OperationTimeout({ operation: "withSession", after: timeout })
       })
     )
     // Activity is recorded while the lease still protects the session from expiry, then the lease goes.

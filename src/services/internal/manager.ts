@@ -9,7 +9,6 @@ import { type InvalidInput, SessionNotFound, ShuttingDown, type StoreFailure } f
 import {
   defaultKind,
   makeSessionId,
-  type SessionId,
   type SessionName,
   validateSessionKind,
   validateSessionName
@@ -17,12 +16,12 @@ import {
 import { newSession } from "../../domain/Lifecycle.js"
 import { type EndReason, liveCount, type Session, statuses } from "../../domain/Session.js"
 import type { AsOwner, ManagerOptions, SessionManagerShape } from "../SessionManager.js"
-import { type ActivityRecord, type Cursor, type Inserted, SessionStore, type Transitioned } from "../SessionStore.js"
+import { type Cursor, type Inserted, SessionStore, SessionStoreSync } from "../SessionStore.js"
+import { boundedStore } from "./BoundedStore.js"
 import { exclusiveWrite, withSession } from "./exclusive.js"
 import { activityOf, invalid, pageLimit, policyOf } from "./input.js"
 import { ManagerCore } from "./ManagerCore.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
-import { guardStore } from "./StoreGateway.js"
 import { sweepLoop, sweepOnce } from "./sweeper.js"
 
 type Op<K extends keyof SessionManagerShape> = SessionManagerShape[K] extends (...args: Array<never>) => infer R ? R
@@ -34,8 +33,15 @@ const randomNode = () => `node-${Math.random().toString(36).slice(2, 8)}`
 export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
   Effect.gen(function*() {
     const meter = new ManagerMetrics(options.instance ?? "default")
-    const store = guardStore(yield* SessionStore, config, meter, options.tracing === true)
-    const core = new ManagerCore(config, store, yield* Effect.clock, options.node ?? randomNode(), meter)
+    const clock = yield* Effect.clock
+    // Chosen once: a store that answers synchronously is called through that capability, any other with deadlines.
+    const store = boundedStore(yield* SessionStore, yield* Effect.serviceOption(SessionStoreSync), {
+      config,
+      meter,
+      clock,
+      tracing: options.tracing === true
+    })
+    const core = new ManagerCore(config, store, clock, options.node ?? randomNode(), meter)
     meter.resync(yield* store.counts)
 
     const sweeper = options.sweeper === false ? undefined : yield* Effect.forkScoped(sweepLoop(core))
@@ -106,19 +112,15 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           now: core.now(),
           policy: policy.right
         })
-        if (core.direct === undefined) return Effect.map(store.insert(session, config), created)
-        const inserted = core.direct.insert(session, config)
-        return Either.isLeft(inserted) ? Effect.fail(inserted.left) : Effect.succeed(created(inserted.right))
+        return Effect.map(store.insert(session, config), created)
       })
 
     const get = (raw: string, scope?: AsOwner): Op<"get"> =>
-      core.admitted(raw, scope, (id) => {
-        const found = (session: Option.Option<Session>) =>
-          Option.isSome(session) && (scope?.owner === undefined || session.value.owner === scope.owner)
+      core.admitted(raw, scope, (id, owner) =>
+        Effect.flatMap(store.get(id), (session) =>
+          Option.isSome(session) && (owner === undefined || session.value.owner === owner)
             ? Either.right(session.value)
-            : Either.left(new SessionNotFound({ id }))
-        return core.direct === undefined ? Effect.flatMap(store.get(id), found) : found(core.direct.get(id))
-      })
+            : Either.left(new SessionNotFound({ id }))))
 
     const list = (query: Parameters<SessionManagerShape["list"]>[0] = {}): Op<"list"> =>
       Effect.suspend((): Op<"list"> => {
@@ -157,32 +159,15 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       input: Parameters<SessionManagerShape["recordActivity"]>[1] | undefined,
       scope: AsOwner | undefined
     ): Op<"touch"> =>
-      core.admitted(raw, scope, (id): Op<"touch"> => {
+      core.admitted(raw, scope, (id, owner): Op<"touch"> => {
         const act = input === undefined ? Either.right(undefined) : activityOf(input, config.responseTimeWindow)
         if (Either.isLeft(act)) {
           return Effect.fail(act.left)
         }
         const recorded = input !== undefined
-        const after = (t: Transitioned) => core.afterActivity(t, recorded)
-        if (core.direct !== undefined) {
-          const owned = core.owned(id, scope)
-          if (owned !== Effect.void) {
-            return Effect.zipRight(
-              owned,
-              Effect.suspend(() => activityNow(id, act.right, after))
-            )
-          }
-          return activityNow(id, act.right, after)
-        }
-        const write = Effect.flatMap(store.touch(id, act.right), after)
-        return scope?.owner === undefined ? write : Effect.zipRight(core.owned(id, scope), write)
+        return Effect.flatMap(store.touch(id, act.right, owner), (t) =>
+          core.afterActivity(t, recorded))
       })
-
-    /** Activity on a store with direct access: in one step. */
-    const activityNow = (id: SessionId, act: ActivityRecord | undefined, after: (t: Transitioned) => Op<"touch">) => {
-      const touched = core.direct!.touch(id, act)
-      return Either.isLeft(touched) ? Effect.fail(touched.left) : after(touched.right)
-    }
 
     const activate = (rawOwner: string, raw: string): Op<"activate"> =>
       // The touch is scoped to the owner, so it takes the owner's token (once) and checks the session is theirs.
@@ -215,7 +200,10 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
         return exclusiveWrite(core, raw, options, "update", { data: valid.right, expectedVersion }).pipe(
           // A data write carries no lifecycle event, so no transition can be refused.
           Effect.catchTag("InvalidTransition", Effect.die),
-          Effect.tapErrorTag("VersionConflict", () => Effect.sync(() => core.meter.count(metrics.conflicts)))
+          Effect.tapErrorTag("VersionConflict", () =>
+            Effect.sync(() =>
+              core.meter.count(metrics.conflicts)
+            ))
         )
       })
 

@@ -1,361 +1,179 @@
 /**
- * The in-memory store's state and its synchronous operations. Every index is kept incrementally by the operation
- * that changes it; nothing is rebuilt by a scan on a query.
+ * The in-memory store's state and its synchronous operations. Each operation reads what it needs from the indexes,
+ * applies the store rules (`StoreRules`, `InsertPlan`) and records the outcome; every index is kept incrementally by
+ * the operation that changes it, nothing is rebuilt by a scan.
  */
-import { Duration, Either, Option } from "effect"
-import { pushResponseTime } from "../../../domain/Activity.js"
-import {
-  CapacityExceeded,
-  InvalidInput,
-  type InvalidTransition,
-  LeaseHeld,
-  SessionEnded,
-  SessionNameTaken,
-  SessionNotFound,
-  StaleFencingToken,
-  StoreError,
-  VersionConflict
-} from "../../../domain/Errors.js"
-import { activeAt, asSeenAt, expiryInstant, expiryReason, hasExpired } from "../../../domain/Expiry.js"
+import { type Duration, Either, Option } from "effect"
+import { type CapacityExceeded, SessionNotFound, type StoreError } from "../../../domain/Errors.js"
+import type { SessionEnded, SessionNameTaken, StaleFencingToken } from "../../../domain/Errors.js"
+import type { InvalidInput, InvalidTransition, LeaseHeld, VersionConflict } from "../../../domain/Errors.js"
+import { hasExpired } from "../../../domain/Expiry.js"
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
-import { transition } from "../../../domain/Lifecycle.js"
+import { capacityNeeds, endingsOf, type InsertPlan, planInsert, repeatedInsert } from "../../../domain/InsertPlan.js"
 import {
   type EndedStatus,
   type EndReason,
   type EpochMillis,
   isEnded,
   type Session,
-  type SessionStatus,
   type StatusCounts
 } from "../../../domain/Session.js"
-import { Recency, type RecencyNode } from "../../../internal/Recency.js"
-import {
-  type ActivityRecord,
-  type Cursor,
-  type Ended,
-  endedOf,
-  type Inserted,
-  type InsertOptions,
-  type Lease,
-  type ListQuery,
-  type Page,
-  type SessionWrite,
-  type Transitioned
-} from "../../../services/SessionStore.js"
-import { MinHeap } from "./MinHeap.js"
-
-/** One stored session with its index links. */
-class Entry implements RecencyNode {
-  older: RecencyNode | null = null
-  newer: RecencyNode | null = null
-  linked = false
-  lease: Lease | null = null
-  removed = false
-  /** The key of this entry's current node in the expiry heap; never above `session.expiresAt` while live. */
-  heapKey: number
-  /** The tag of this entry's current node in the expiry heap: nodes with another tag are stale. */
-  heapTag = 0
-  constructor(public session: Session, readonly seq: number) {
-    this.heapKey = session.expiresAt
-  }
-}
-
-/** One owner's sessions (tombstones included) and its live sessions by name. */
-interface OwnerIndex {
-  readonly entries: Set<Entry>
-  readonly names: Map<string, Entry>
-  live: number
-}
-
-const cursorOf = (seq: number): Cursor => `p${seq.toString(36)}` as Cursor
-
-const seqOf = (cursor: Cursor): Either.Either<number, InvalidInput> =>
-  /^p[0-9a-z]{1,10}$/.test(cursor)
-    ? Either.right(parseInt(cursor.slice(1), 36))
-    : Either.left(
-      new InvalidInput({ field: "cursor", reason: "is not a cursor from this store", expected: "a page's next" })
-    )
-
-const matches = (query: ListQuery, session: Session): boolean =>
-  (query.status === undefined || session.status === query.status) &&
-  (query.kind === undefined || session.kind === query.kind) &&
-  (query.owner === undefined || session.owner === query.owner)
+import type * as Store from "../../../domain/StoreRecords.js"
+import * as Rules from "../../../domain/StoreRules.js"
+import { Recency } from "../../../internal/Recency.js"
+import { Entry, type OwnerIndex, SessionIndexes } from "./SessionIndexes.js"
 
 /** The whole state of one in-memory store. Not safe across threads; every method runs to completion. */
 export class MemoryState {
-  private readonly byId = new Map<string, Entry>()
-  private readonly owners = new Map<OwnerId, OwnerIndex>()
-  /** Entries in insertion order (by `seq`), with removed ones compacted away once they are half the array. */
-  private order: Array<Entry> = []
-  private orderGarbage = 0
-  private nextSeq = 1
-  private readonly expiry = new MinHeap<Entry>()
-  private readonly tombstones = new MinHeap<Entry>()
+  private readonly ix = new SessionIndexes()
   private readonly recency = new Recency<Entry>()
-  private readonly active = new Map<OwnerId, Entry>()
-  private readonly leased = new Map<string, Entry>()
   private lastToken = 0
-  private live = 0
-  private readonly statusCounts: Record<SessionStatus, number> = {
-    active: 0,
-    waiting: 0,
-    closed: 0,
-    expired: 0,
-    evicted: 0
-  }
 
   constructor(private readonly now: () => EpochMillis) {}
 
   insert(
     session: Session,
-    options: InsertOptions
-  ): Either.Either<Inserted, SessionNameTaken | CapacityExceeded | StoreError> {
-    const existing = this.byId.get(session.id)
-    if (existing !== undefined) {
-      return existing.session.owner === session.owner && existing.session.createdAt === session.createdAt
-        ? Either.right({ session: existing.session, ended: [] })
-        : Either.left(new StoreError({ operation: "insert", reason: `session id ${session.id} is already stored` }))
-    }
+    options: Store.InsertOptions
+  ): Either.Either<Store.Inserted, SessionNameTaken | CapacityExceeded | StoreError> {
+    const existing = this.ix.byId.get(session.id)
+    if (existing !== undefined) return repeatedInsert(existing.session, session)
     const now = this.now()
-    const owner = this.owners.get(session.owner)
-    // Sessions that have expired never stand in the way: the plan expires the ones in the way, and only then evicts.
-    const expiring = new Set<Entry>()
-    if (session.name !== null) {
-      const holder = owner?.names.get(session.name)
-      if (holder !== undefined) {
-        if (!this.expired(holder, now)) {
-          return Either.left(new SessionNameTaken({ owner: session.owner, name: session.name }))
-        }
-        expiring.add(holder)
-      }
-    }
-    const evict = options.capacityPolicy === "evict-lru"
-    let ownerExcess = (owner?.live ?? 0) - expiring.size + 1 - options.maxSessionsPerOwner
-    if (ownerExcess > 0 && owner !== undefined) {
-      for (const entry of owner.entries) {
-        if (ownerExcess === 0) break
-        if (!expiring.has(entry) && !isEnded(entry.session.status) && this.expired(entry, now)) {
-          expiring.add(entry)
-          ownerExcess--
-        }
-      }
-    }
-    const ownerVictims = ownerExcess > 0 && evict && owner !== undefined
-      ? this.ownerVictims(owner, ownerExcess, expiring)
-      : []
-    if (ownerExcess > ownerVictims.length) {
-      return Either.left(new CapacityExceeded({ scope: "owner", limit: options.maxSessionsPerOwner }))
-    }
-    let globalExcess = this.live - expiring.size - ownerVictims.length + 1 - options.maxSessions
-    const skipped: Array<Entry> = []
-    const popped = globalExcess > 0
-      ? this.popDue(globalExcess, (entry) => {
-        if (!expiring.has(entry) && !this.leaseLive(entry, now)) return true
-        skipped.push(entry)
-        return false
-      })
-      : []
-    for (const entry of skipped) this.schedule(entry, entry.heapKey)
-    for (const entry of popped) expiring.add(entry)
-    globalExcess -= popped.length
-    const globalVictims = globalExcess > 0 && evict ? this.globalVictims(globalExcess, ownerVictims, expiring) : []
-    if (globalExcess > globalVictims.length) {
-      // Nothing changes on a refusal: the due entries taken from the heap go back.
-      for (const entry of popped) this.schedule(entry, entry.heapKey)
-      return Either.left(new CapacityExceeded({ scope: "global", limit: options.maxSessions }))
-    }
-    const ended: Array<Ended> = []
-    for (const entry of expiring) ended.push(endedOf(this.expireEntry(entry)))
-    for (const victim of ownerVictims) {
-      ended.push(endedOf(this.end(victim, "evicted", "evicted: owner capacity" as EndReason, now)))
-    }
-    for (const victim of globalVictims) {
-      ended.push(endedOf(this.end(victim, "evicted", "evicted: capacity" as EndReason, now)))
+    const owner = this.ix.owners.get(session.owner)
+    const nameHolder = session.name === null ? undefined : owner?.names.get(session.name)
+    const needs = capacityNeeds(owner?.live ?? 0, this.ix.live, options)
+    let ended: ReadonlyArray<Store.Ended> = []
+    if (nameHolder !== undefined || needs.owner > 0 || needs.global > 0) {
+      const planned = this.plan(session, options, now, owner, nameHolder, needs)
+      if (Either.isLeft(planned)) return Either.left(planned.left)
+      ended = endingsOf(planned.right, now)
+      for (const entry of planned.right.expire) this.record(entry, Rules.expire(entry))
+      for (const { candidate, reason } of planned.right.evict) this.end(candidate, "evicted", reason, now)
     }
     this.add(session)
     return Either.right({ session, ended })
   }
 
+  /** Reads what an insert at a limit or with a taken name needs, and plans it (nothing changes on a refusal). */
+  private plan(
+    session: Session,
+    options: Store.InsertOptions,
+    now: EpochMillis,
+    owner: OwnerIndex | undefined,
+    nameHolder: Entry | undefined,
+    needs: { readonly owner: number; readonly global: number }
+  ): Either.Either<InsertPlan<Entry>, SessionNameTaken | CapacityExceeded> {
+    const evict = options.capacityPolicy === "evict-lru"
+    const unleased = (entry: Entry) => !Rules.leaseLive(entry.lease, now)
+    const mine = needs.owner > 0 && owner !== undefined
+      ? [...owner.entries].filter((entry) => !isEnded(entry.session.status))
+      : []
+    const ownerExpired = mine.filter((entry) => this.hasExpired(entry, now))
+      .sort((a, b) => a.session.expiresAt - b.session.expiresAt)
+      .slice(0, needs.owner)
+    const ownerRecency = evict
+      ? mine.filter(unleased).sort((a, b) => a.session.lastActiveAt - b.session.lastActiveAt)
+      : []
+    const skipped: Array<Entry> = []
+    const globalExpired = needs.global > 0
+      ? this.ix.popDue(needs.global, now, (entry) => unleased(entry) || (skipped.push(entry), false))
+      : []
+    for (const entry of skipped) this.ix.schedule(entry, entry.heapKey)
+    const globalRecency = needs.global > 0 && evict
+      ? this.leastRecent(needs.global + 2 * needs.owner + globalExpired.length + 1, now)
+      : []
+    const planned = planInsert({
+      session,
+      options,
+      now,
+      nameHolder,
+      ownerLive: owner?.live ?? 0,
+      globalLive: this.ix.live,
+      ownerExpired,
+      ownerRecency,
+      globalExpired,
+      globalRecency
+    })
+    // The due entries taken from the heap go back unless the plan records their expiry (which drops them).
+    const expiring = Either.isRight(planned) ? new Set(planned.right.expire) : new Set<Entry>()
+    for (const entry of globalExpired) if (!expiring.has(entry)) this.ix.schedule(entry, entry.heapKey)
+    return planned
+  }
+
   get(id: SessionId): Option.Option<Session> {
-    const entry = this.byId.get(id)
-    return entry === undefined ? Option.none() : Option.some(this.seen(entry, this.now()))
+    const entry = this.ix.byId.get(id)
+    return entry === undefined ? Option.none() : Option.some(Rules.seenAt(entry, this.now()))
   }
 
   update(
     id: SessionId,
-    write: SessionWrite
+    write: Store.SessionWrite
   ): Either.Either<
-    Transitioned,
+    Store.Transitioned,
     SessionNotFound | SessionEnded | VersionConflict | StaleFencingToken | InvalidTransition
   > {
-    const now = this.now()
-    const entry = this.writable(id, now)
-    if (!(entry instanceof Entry)) return entry
-    const current = entry.session
-    if (write.fence !== undefined && !this.holds(entry, write.fence, now)) {
-      return Either.left(new StaleFencingToken({ id, token: write.fence }))
-    }
-    if (write.expectedVersion !== undefined && write.expectedVersion !== current.version) {
-      return Either.left(new VersionConflict({ id, expected: write.expectedVersion, actual: current.version }))
-    }
-    let status: SessionStatus = current.status
-    if (write.event !== undefined) {
-      const next = transition(current, write.event)
-      if (Either.isLeft(next)) return Either.left(next.left)
-      status = next.right
-    }
-    const data = write.data === undefined ? current.data : write.data
-    if (isEnded(status)) {
-      if (data !== current.data) entry.session = { ...current, data }
-      return Either.right(this.end(entry, status, write.reason ?? ("closed" as EndReason), now))
-    }
-    if (status !== current.status) {
-      this.statusCounts[current.status]--
-      this.statusCounts[status]++
-    }
-    // A write is activity: its expiry moves out like a touch's (the heap re-keys it lazily, later only).
-    entry.session = { ...current, ...activeAt(current, now), status, data, version: current.version + 1 }
-    this.recency.use(entry)
-    return Either.right({ session: entry.session, from: current.status })
+    const entry = this.ix.byId.get(id)
+    if (entry === undefined) return Either.left(new SessionNotFound({ id }))
+    return Either.map(Rules.applyWrite(entry, write, this.now()), (t) => this.record(entry, t))
   }
 
-  touch(id: SessionId, activity?: ActivityRecord): Either.Either<Transitioned, SessionNotFound | SessionEnded> {
-    const now = this.now()
-    const entry = this.writable(id, now)
-    if (!(entry instanceof Entry)) return entry
-    const current = entry.session
-    const next: Session = activity === undefined
-      ? { ...current, ...activeAt(current, now) }
-      : {
-        ...current,
-        ...activeAt(current, now),
-        messageCount: current.messageCount + activity.messages,
-        responseTimes: activity.responseTime === null
-          ? current.responseTimes
-          : pushResponseTime(current.responseTimes, activity.responseTime, activity.window)
-      }
-    entry.session = next
-    // The heap node keeps its (earlier) key and is re-keyed when it surfaces; only an earlier expiry needs a push.
-    if (next.expiresAt < entry.heapKey) this.schedule(entry, next.expiresAt)
-    this.recency.use(entry)
-    return Either.right({ session: next, from: current.status })
+  touch(
+    id: SessionId,
+    activity?: Store.ActivityRecord | undefined,
+    owner?: OwnerId | undefined
+  ): Either.Either<Store.Transitioned, SessionNotFound | SessionEnded> {
+    const entry = this.ix.byId.get(id)
+    if (entry === undefined) return Either.left(new SessionNotFound({ id }))
+    return Either.map(Rules.applyTouch(entry, activity, this.now(), owner), (t) => this.record(entry, t))
   }
 
-  list(query: ListQuery): Either.Either<Page, InvalidInput> {
-    let after = 0
-    if (query.after !== undefined) {
-      const seq = seqOf(query.after)
-      if (Either.isLeft(seq)) return Either.left(seq.left)
-      after = seq.right
-    }
-    const limit = Math.max(1, Math.floor(query.limit))
-    const now = this.now()
-    const sessions: Array<Session> = []
-    let last = 0
-    let more = false
-    const visit = (entry: Entry): boolean => {
-      if (entry.removed || entry.seq <= after) return true
-      const session = this.seen(entry, now)
-      if (!matches(query, session)) return true
-      if (sessions.length === limit) {
-        more = true
-        return false
-      }
-      sessions.push(session)
-      last = entry.seq
-      return true
-    }
-    if (query.owner !== undefined) {
-      for (const entry of this.owners.get(query.owner)?.entries ?? []) if (!visit(entry)) break
-    } else {
-      for (let i = this.firstAfter(after); i < this.order.length; i++) if (!visit(this.order[i]!)) break
-    }
-    return Either.right({ sessions, next: more ? cursorOf(last) : null, corrupt: [] })
+  list(query: Store.ListQuery): Either.Either<Store.Page, InvalidInput> {
+    const after = query.after === undefined ? Either.right(0) : Rules.positionOf(query.after)
+    return Either.map(after, (after) => this.ix.page(query, after, this.now()))
   }
 
   counts(): StatusCounts {
-    return { ...this.statusCounts }
+    return { ...this.ix.statusCounts }
   }
 
   ownerCounts(owner: OwnerId): StatusCounts {
     const counts = { active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 }
-    for (const entry of this.owners.get(owner)?.entries ?? []) counts[entry.session.status]++
+    for (const entry of this.ix.owners.get(owner)?.entries ?? []) counts[entry.session.status]++
     return counts
   }
 
-  dueForExpiry(limit: number): ReadonlyArray<Session> {
-    const due = this.popDue(limit, () => true)
-    for (const entry of due) this.schedule(entry, entry.heapKey)
-    return due.map((entry) => entry.session)
-  }
-
-  expire(limit: number): ReadonlyArray<Ended> {
+  expire(limit: number): ReadonlyArray<Store.Ended> {
     const now = this.now()
     const kept: Array<Entry> = []
-    const due = this.popDue(limit, (entry) => {
-      if (!this.leaseLive(entry, now)) return true
-      kept.push(entry)
-      return false
-    })
-    for (const entry of kept) this.schedule(entry, entry.heapKey)
-    return due.map((entry) => endedOf(this.expireEntry(entry)))
-  }
-
-  leastRecentlyActive(limit: number, owner?: OwnerId): ReadonlyArray<Session> {
-    if (owner !== undefined) {
-      const index = this.owners.get(owner)
-      if (index === undefined) return []
-      return [...index.entries]
-        .filter((entry) => !isEnded(entry.session.status))
-        .sort((a, b) => a.session.lastActiveAt - b.session.lastActiveAt)
-        .slice(0, limit)
-        .map((entry) => entry.session)
-    }
-    const sessions: Array<Session> = []
-    for (
-      let entry = this.recency.oldest;
-      entry !== null && sessions.length < limit;
-      entry = this.recency.newerThan(entry)
-    ) {
-      sessions.push(entry.session)
-    }
-    return sessions
+    const due = this.ix.popDue(limit, now, (entry) => !Rules.leaseLive(entry.lease, now) || (kept.push(entry), false))
+    for (const entry of kept) this.ix.schedule(entry, entry.heapKey)
+    return due.map((entry) => Rules.endedOf(this.record(entry, Rules.expire(entry))))
   }
 
   purge(retention: Duration.Duration, limit: number): number {
-    const cutoff = this.now() - Duration.toMillis(retention)
-    let purged = 0
-    while (purged < limit && this.tombstones.peekKey() <= cutoff) {
-      const entry = this.tombstones.pop()
-      if (entry.removed) continue
-      this.drop(entry)
-      purged++
-    }
-    return purged
+    return this.ix.purge(Rules.purgeCutoff(this.now(), retention), limit)
   }
 
   remove(id: SessionId, reason: string): boolean {
-    const entry = this.byId.get(id)
+    const entry = this.ix.byId.get(id)
     if (entry === undefined) return false
     if (!isEnded(entry.session.status)) this.end(entry, "closed", reason.slice(0, 256) as EndReason, this.now())
-    this.drop(entry)
+    this.ix.drop(entry)
     return true
   }
 
   setActive(owner: OwnerId, id: SessionId): Either.Either<Option.Option<SessionId>, SessionNotFound | SessionEnded> {
-    const entry = this.byId.get(id)
-    if (entry === undefined || entry.session.owner !== owner) return Either.left(new SessionNotFound({ id }))
-    const status = this.seen(entry, this.now()).status
-    if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
-    const previous = this.active.get(owner)
-    this.active.set(owner, entry)
+    const entry = this.ix.byId.get(id)
+    const refusal = Rules.activationRefusal(entry, id, owner, this.now())
+    if (refusal !== undefined) return Either.left(refusal)
+    const previous = this.ix.active.get(owner)
+    this.ix.active.set(owner, entry!)
     return Either.right(previous === undefined ? Option.none() : Option.some(previous.session.id))
   }
 
   getActive(owner: OwnerId): Option.Option<Session> {
-    const entry = this.active.get(owner)
+    const entry = this.ix.active.get(owner)
     if (entry === undefined) return Option.none()
-    const session = this.seen(entry, this.now())
+    const session = Rules.seenAt(entry, this.now())
     return isEnded(session.status) ? Option.none() : Option.some(session)
   }
 
@@ -363,210 +181,83 @@ export class MemoryState {
     id: SessionId,
     holder: string,
     ttl: Duration.Duration
-  ): Either.Either<Lease, SessionNotFound | SessionEnded | LeaseHeld> {
-    const entry = this.byId.get(id)
+  ): Either.Either<Store.Lease, SessionNotFound | SessionEnded | LeaseHeld> {
+    const entry = this.ix.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
     const now = this.now()
-    const status = this.seen(entry, now).status
-    if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
-    const current = entry.lease
-    if (current !== null && current.expiresAt > now && current.holder !== holder) {
-      return Either.left(new LeaseHeld({ id, holder: current.holder, expiresAt: current.expiresAt }))
-    }
-    const lease: Lease = {
-      sessionId: id,
-      holder,
-      token: ++this.lastToken,
-      expiresAt: (now + Duration.toMillis(ttl)) as EpochMillis
-    }
-    entry.lease = lease
-    this.leased.set(id, entry)
+    const refusal = Rules.leaseRefusal(entry, holder, now)
+    if (refusal !== undefined) return Either.left(refusal)
+    const lease = Rules.newLease(id, holder, ++this.lastToken, ttl, now)
+    this.ix.setLease(entry, lease)
     return Either.right(lease)
   }
 
-  renewLease(lease: Lease, ttl: Duration.Duration): Either.Either<Lease, StaleFencingToken> {
-    const entry = this.byId.get(lease.sessionId)
-    const now = this.now()
-    if (entry === undefined || !this.holds(entry, lease.token, now)) {
-      return Either.left(new StaleFencingToken({ id: lease.sessionId, token: lease.token }))
-    }
-    const renewed: Lease = { ...lease, expiresAt: (now + Duration.toMillis(ttl)) as EpochMillis }
-    entry.lease = renewed
-    return Either.right(renewed)
+  renewLease(lease: Store.Lease, ttl: Duration.Duration): Either.Either<Store.Lease, StaleFencingToken> {
+    const entry = this.ix.byId.get(lease.sessionId)
+    const renewed = Rules.renewLease(lease, entry?.lease ?? null, ttl, this.now())
+    if (Either.isRight(renewed)) entry!.lease = renewed.right
+    return renewed
   }
 
-  releaseLease(lease: Lease): void {
-    const entry = this.byId.get(lease.sessionId)
-    if (entry !== undefined && entry.lease !== null && entry.lease.token === lease.token) this.dropLease(entry)
+  releaseLease(lease: Store.Lease): void {
+    const entry = this.ix.byId.get(lease.sessionId)
+    if (entry !== undefined && entry.lease !== null && entry.lease.token === lease.token) this.ix.setLease(entry, null)
   }
 
-  leases(): ReadonlyArray<Lease> {
-    return [...this.leased.values()].map((entry) => entry.lease!)
+  leases(): ReadonlyArray<Store.Lease> {
+    return [...this.ix.leased.values()].map((entry) => entry.lease!)
   }
 
-  private holds(entry: Entry, token: number, now: number): boolean {
-    return entry.lease !== null && entry.lease.token === token && entry.lease.expiresAt > now
-  }
-
-  private leaseLive(entry: Entry, now: number): boolean {
-    return entry.lease !== null && entry.lease.expiresAt > now
-  }
-
-  /** The end of the entry's lease, or `null` without one. */
-  private leaseEnd(entry: Entry): number | null {
-    return entry.lease === null ? null : entry.lease.expiresAt
-  }
-
-  /** The entry's session as every observer sees it at `now` (expired once it has, recorded or not). */
-  private seen(entry: Entry, now: number): Session {
-    return asSeenAt(entry.session, this.leaseEnd(entry), now)
-  }
-
-  /** Whether a live entry has expired at `now`: due, and no unexpired lease holds it. */
-  private expired(entry: Entry, now: number): boolean {
-    return hasExpired(entry.session, this.leaseEnd(entry), now)
+  private hasExpired(entry: Entry, now: number): boolean {
+    return hasExpired(entry.session, entry.lease === null ? null : entry.lease.expiresAt, now)
   }
 
   /**
-   * The entry a write to `id` goes to, or the write's outcome without it: `SessionNotFound`, `SessionEnded`, or the
-   * session expired here because it was due (lazy expiry).
+   * Records what the rules decided for a stored entry: the session it left, and every index it changes (the live
+   * indexes when it ends, the counts when its status moves, recency and the expiry heap when it was active).
    */
-  private writable(
-    id: SessionId,
-    now: EpochMillis
-  ): Entry | Either.Either<Transitioned, SessionNotFound | SessionEnded> {
-    const entry = this.byId.get(id)
-    if (entry === undefined) return Either.left(new SessionNotFound({ id }))
-    const status = entry.session.status
-    if (isEnded(status)) return Either.left(new SessionEnded({ id, status }))
-    if (this.expired(entry, now)) return Either.right(this.expireEntry(entry))
-    return entry
+  private record(entry: Entry, t: Store.Transitioned): Store.Transitioned {
+    const next = t.session
+    if (isEnded(next.status)) {
+      if (!isEnded(t.from)) this.ended(entry, next)
+      else entry.session = next
+      return t
+    }
+    this.ix.moved(entry.session.status, next.status)
+    entry.session = next
+    // The heap node keeps its (earlier) key and is re-keyed when it surfaces; only an earlier expiry needs a push.
+    if (next.expiresAt < entry.heapKey) this.ix.schedule(entry, next.expiresAt)
+    this.recency.use(entry)
+    return t
   }
 
-  /** Records the expiry of a live entry, as `Expiry.expiredSession` describes it. */
-  private expireEntry(entry: Entry): Transitioned {
-    const session = entry.session
-    const at = expiryInstant(session.expiresAt, this.leaseEnd(entry))
-    return this.end(entry, "expired", expiryReason(session) as EndReason, at)
+  /** Ends a live entry as `status` at instant `at` (eviction, an operator's removal). */
+  private end(entry: Entry, status: EndedStatus, reason: EndReason, at: EpochMillis): void {
+    const current = entry.session
+    this.ended(entry, { ...current, status, endedAt: at, endReason: reason, version: current.version + 1 })
   }
 
-  private dropLease(entry: Entry): void {
-    entry.lease = null
-    this.leased.delete(entry.session.id)
+  /** A live entry ended as `next`: out of every live index, into the tombstone queue. */
+  private ended(entry: Entry, next: Session): void {
+    this.recency.remove(entry)
+    this.ix.ended(entry, next)
+  }
+
+  /** Up to `count` live entries no unexpired lease holds, least recently active first. */
+  private leastRecent(count: number, now: number): Array<Entry> {
+    const found: Array<Entry> = []
+    for (
+      let entry = this.recency.oldest;
+      entry !== null && found.length < count;
+      entry = this.recency.newerThan(entry)
+    ) {
+      if (!Rules.leaseLive(entry.lease, now)) found.push(entry)
+    }
+    return found
   }
 
   private add(session: Session): void {
-    const entry = new Entry(session, this.nextSeq++)
-    this.byId.set(session.id, entry)
-    let owner = this.owners.get(session.owner)
-    if (owner === undefined) {
-      owner = { entries: new Set(), names: new Map(), live: 0 }
-      this.owners.set(session.owner, owner)
-    }
-    owner.entries.add(entry)
-    this.order.push(entry)
-    this.statusCounts[session.status]++
-    if (isEnded(session.status)) {
-      this.tombstones.push(session.endedAt ?? 0, entry)
-      return
-    }
-    owner.live++
-    this.live++
-    if (session.name !== null) owner.names.set(session.name, entry)
-    this.schedule(entry, session.expiresAt)
-    this.recency.use(entry)
-  }
-
-  /** Gives the entry a new canonical node in the expiry heap; its older nodes become stale. */
-  private schedule(entry: Entry, key: number): void {
-    entry.heapKey = key
-    this.expiry.push(key, entry, ++entry.heapTag)
-  }
-
-  /** Ends a live entry at instant `at`: status, tombstone queue, and every live-only index. */
-  private end(entry: Entry, status: EndedStatus, reason: EndReason, at: EpochMillis): Transitioned {
-    const current = entry.session
-    const owner = this.owners.get(current.owner)!
-    if (current.name !== null && owner.names.get(current.name) === entry) owner.names.delete(current.name)
-    owner.live--
-    this.live--
-    this.statusCounts[current.status]--
-    this.statusCounts[status]++
-    this.recency.remove(entry)
-    if (this.active.get(current.owner) === entry) this.active.delete(current.owner)
-    if (entry.lease !== null) this.dropLease(entry)
-    entry.session = { ...current, status, endedAt: at, endReason: reason, version: current.version + 1 }
-    this.tombstones.push(at, entry)
-    return { session: entry.session, from: current.status }
-  }
-
-  /** Deletes a tombstone from every index. */
-  private drop(entry: Entry): void {
-    const session = entry.session
-    entry.removed = true
-    this.byId.delete(session.id)
-    this.statusCounts[session.status]--
-    const owner = this.owners.get(session.owner)!
-    owner.entries.delete(entry)
-    if (owner.entries.size === 0) this.owners.delete(session.owner)
-    if (++this.orderGarbage * 2 > this.order.length) {
-      // Amortised O(1) per removal: the array is rebuilt once half of it is garbage.
-      this.order = this.order.filter((e) => !e.removed)
-      this.orderGarbage = 0
-    }
-  }
-
-  /**
-   * Pops up to `limit` live entries due at now that `accept` takes, earliest expiry first, re-keying entries whose
-   * expiry moved and dropping nodes of ended or stale entries. The caller pushes back what it does not end.
-   */
-  private popDue(limit: number, accept: (entry: Entry) => boolean): Array<Entry> {
-    const now = this.now()
-    const due: Array<Entry> = []
-    const heap = this.expiry
-    while (due.length < limit && heap.peekKey() <= now) {
-      const key = heap.peekKey()
-      const entry = heap.pop()
-      if (entry.removed || isEnded(entry.session.status) || heap.poppedTag !== entry.heapTag) continue
-      if (key < entry.session.expiresAt) {
-        this.schedule(entry, entry.session.expiresAt)
-        continue
-      }
-      if (accept(entry)) due.push(entry)
-    }
-    return due
-  }
-
-  private ownerVictims(owner: OwnerIndex, count: number, exclude: ReadonlySet<Entry>): Array<Entry> {
-    const now = this.now()
-    return [...owner.entries]
-      .filter((entry) => !isEnded(entry.session.status) && !this.leaseLive(entry, now) && !exclude.has(entry))
-      .sort((a, b) => a.session.lastActiveAt - b.session.lastActiveAt)
-      .slice(0, count)
-  }
-
-  private globalVictims(count: number, exclude: ReadonlyArray<Entry>, expiring: ReadonlySet<Entry>): Array<Entry> {
-    const now = this.now()
-    const victims: Array<Entry> = []
-    for (
-      let entry = this.recency.oldest;
-      entry !== null && victims.length < count;
-      entry = this.recency.newerThan(entry)
-    ) {
-      if (!this.leaseLive(entry, now) && !expiring.has(entry) && !exclude.includes(entry)) victims.push(entry)
-    }
-    return victims
-  }
-
-  /** The index in `order` of the first entry with a seq above `seq` (binary search). */
-  private firstAfter(seq: number): number {
-    let low = 0
-    let high = this.order.length
-    while (low < high) {
-      const mid = (low + high) >>> 1
-      if (this.order[mid]!.seq <= seq) low = mid + 1
-      else high = mid
-    }
-    return low
+    const entry = this.ix.add(session)
+    if (!isEnded(session.status)) this.recency.use(entry)
   }
 }

@@ -4,7 +4,15 @@
  */
 import { Either } from "effect"
 import { CorruptRecord } from "../../../domain/Errors.js"
-import { isSessionId, validateOwnerId, validateSessionKind, validateSessionName } from "../../../domain/Ids.js"
+import {
+  isSessionId,
+  type OwnerId,
+  type SessionId,
+  validateOwnerId,
+  validateSessionKind,
+  validateSessionName
+} from "../../../domain/Ids.js"
+import type { Candidate } from "../../../domain/InsertPlan.js"
 import {
   type EndReason,
   type EpochMillis,
@@ -12,12 +20,14 @@ import {
   isEpochMillis,
   isLimitMillis,
   type JsonValue,
+  type LiveStatus,
   maxLimitMillis,
   type Millis,
   type Session,
   type SessionStatus,
   statuses
 } from "../../../domain/Session.js"
+import type { LeaseState } from "../../../domain/StoreRules.js"
 
 /**
  * The columns a full row is read with, in this order. Statements that read whole sessions select exactly these and
@@ -26,6 +36,16 @@ import {
 export const rowColumns =
   "seq, id, owner, name, kind, status, created_at, last_active_at, expires_at, idle_timeout, max_lifetime, " +
   "ended_at, end_reason, message_count, response_times, data, version"
+
+/** The position of each column of a full row, for the accessors below (no caller indexes a row itself). */
+const at = {
+  seq: 0,
+  owner: 2,
+  status: 5,
+  leaseHolder: 17,
+  leaseExpiresAt: 18,
+  leaseToken: 19
+} as const
 
 /** A row of the `sessions` table read with `rowColumns`. */
 export type SessionRow = readonly [
@@ -198,3 +218,55 @@ export const decode = (row: SessionRow): Either.Either<Session, CorruptRecord> =
     throw error
   }
 }
+
+/** The row's position in insertion order (its cursor). */
+export const rowSeq = (row: SessionRow): number => row[at.seq]
+
+/** The owner column as stored (unchecked). */
+export const rowOwner = (row: SessionRow): unknown => row[at.owner]
+
+/** The lease of a row read with its lease columns after the session's (`byIdWithLease`), or `null` without one. */
+export const rowLease = (row: SessionRow): LeaseState | null => {
+  const expiresAt = row[at.leaseExpiresAt]
+  return typeof expiresAt === "number"
+    ? { holder: row[at.leaseHolder] as string, token: row[at.leaseToken] as number, expiresAt }
+    : null
+}
+
+/**
+ * The columns a batch or an insert's plan reads of a live session, with its lease's end: no data to decode. Read as
+ * an object row (`light` in `statements.ts`).
+ */
+export interface LightRow {
+  readonly seq: number
+  readonly id: SessionId
+  readonly owner: OwnerId
+  readonly status: LiveStatus
+  readonly created_at: number
+  readonly last_active_at: number
+  readonly expires_at: number
+  readonly idle_timeout: number
+  readonly max_lifetime: number
+  readonly lease_expires_at: number | null
+}
+
+/** A light row as the store rules weigh it, with its seq for the statements that end it. */
+export interface CandidateRow extends Candidate {
+  readonly seq: number
+}
+
+/** A light row as a candidate of an insert's plan or a batch (numbers as stored: a damaged row gives nonsense, never a crash). */
+export const candidateOf = (row: LightRow): CandidateRow => ({
+  seq: row.seq,
+  session: {
+    id: row.id,
+    owner: row.owner,
+    status: row.status,
+    createdAt: row.created_at as EpochMillis,
+    lastActiveAt: row.last_active_at as EpochMillis,
+    expiresAt: row.expires_at as EpochMillis,
+    idleTimeout: row.idle_timeout as Millis,
+    maxLifetime: row.max_lifetime as Millis
+  },
+  lease: row.lease_expires_at === null ? null : { expiresAt: row.lease_expires_at }
+})

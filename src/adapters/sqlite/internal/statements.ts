@@ -14,15 +14,7 @@ const ids = "SELECT value FROM json_each(?)"
 const prefixed = rowColumns.split(", ").map((column) => `s.${column}`).join(", ")
 
 /** The statements that read whole rows: they return arrays in `rowColumns` order. */
-const fullRows: ReadonlySet<string> = new Set([
-  "byId",
-  "byIdWithLease",
-  "due",
-  "recency",
-  "ownerRecency",
-  "activeSession",
-  "page"
-])
+const fullRows: ReadonlySet<string> = new Set(["byId", "byIdWithLease", "activeSession"])
 
 /** The SQL of each statement, by name (exported so tests can explain their plans). */
 export const sql = {
@@ -44,7 +36,7 @@ export const sql = {
     AND ${unleased} ORDER BY s.last_active_at LIMIT ?`,
   write: `UPDATE sessions SET status = ?, last_active_at = ?, expires_at = ?, ended_at = ?, end_reason = ?,
     message_count = ?, response_times = ?, data = ?, version = ? WHERE id = ?`,
-  endBatch: `UPDATE sessions SET status = ?, ended_at = j.value ->> 1, end_reason = j.value ->> 2,
+  endBatch: `UPDATE sessions SET status = j.value ->> 1, ended_at = j.value ->> 2, end_reason = j.value ->> 3,
     version = version + 1 FROM json_each(?) AS j WHERE sessions.seq = j.value ->> 0`,
   liveByName: `SELECT ${light} FROM sessions s WHERE s.owner = ? AND s.name = ? AND s.${live}`,
   ownerExpired: `SELECT ${light} FROM sessions s INDEXED BY sessions_owner WHERE s.owner = ? AND s.${live}
@@ -53,26 +45,18 @@ export const sql = {
   dropPointers: `DELETE FROM active_sessions WHERE session_id IN (${ids})`,
   activity: `UPDATE sessions SET last_active_at = max(last_active_at, ?), expires_at = max(expires_at, ?),
     message_count = message_count + ?, response_times = coalesce(?, response_times) WHERE id = ? AND ${live}`,
-  due: `SELECT ${prefixed} FROM sessions s INDEXED BY sessions_due WHERE s.${live} AND s.expires_at <= ?
-    ORDER BY s.expires_at LIMIT ?`,
   dueUnleased: `SELECT ${light} FROM sessions s INDEXED BY sessions_due WHERE s.${live} AND s.expires_at <= ?
     AND ${unleased} ORDER BY s.expires_at LIMIT ?`,
-  recency:
-    `SELECT ${rowColumns} FROM sessions INDEXED BY sessions_recency WHERE ${live} ORDER BY last_active_at LIMIT ?`,
-  ownerRecency: `SELECT ${rowColumns} FROM sessions INDEXED BY sessions_owner WHERE owner = ? AND ${live}
-    ORDER BY last_active_at LIMIT ?`,
   purge: `DELETE FROM sessions WHERE seq IN (SELECT seq FROM sessions INDEXED BY sessions_ended WHERE ended_at <= ?
     ORDER BY ended_at LIMIT ?) RETURNING status`,
   activeOf: "SELECT session_id FROM active_sessions WHERE owner = ?",
   activeSession: `SELECT ${prefixed} FROM active_sessions a JOIN sessions s ON s.id = a.session_id WHERE a.owner = ?`,
-  page: `SELECT ${rowColumns} FROM sessions WHERE seq > ? ORDER BY seq LIMIT ?`,
   setActive: `INSERT INTO active_sessions (owner, session_id) VALUES (?, ?)
     ON CONFLICT (owner) DO UPDATE SET session_id = excluded.session_id`,
   nextToken: "UPDATE meta SET value = value + 1 WHERE key = 'lease_token' RETURNING value",
   putLease: `INSERT INTO leases (session_id, holder, token, expires_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (session_id) DO UPDATE SET holder = excluded.holder, token = excluded.token,
     expires_at = excluded.expires_at`,
-  renewLease: "UPDATE leases SET expires_at = ? WHERE session_id = ? AND token = ? AND expires_at > ?",
   releaseLease: "DELETE FROM leases WHERE session_id = ? AND token = ?",
   leases: "SELECT session_id, holder, token, expires_at FROM leases ORDER BY session_id",
   wholeRow: "SELECT * FROM sessions WHERE id = ?",

@@ -1,0 +1,107 @@
+/**
+ * The store as the manager calls it: every call bounded and measured. A store that offers `SessionStoreSync` is
+ * called through it (its calls run to completion on the calling thread, so no deadline can apply: it bounds its own
+ * waits), in one step per call; any other store through `SessionStore`, each call under `storeTimeout`. Either way
+ * the one retry policy applies to transient failures (`StoreUnavailable`), each call's latency is sampled, and a span
+ * is made where it is worth its cost. Chosen once, when the manager is built.
+ */
+import { type Clock, Effect, Either, type MetricLabel, Option, Schedule } from "effect"
+import type { SessionsConfig } from "../../domain/Config.js"
+import { formatDuration } from "../../domain/Config.js"
+import { StoreUnavailable } from "../../domain/Errors.js"
+import { type SessionStoreShape, type SessionStoreSyncShape, storeThrough } from "../SessionStore.js"
+import { type ManagerMetrics, metrics } from "./Metrics.js"
+
+/**
+ * The retry policy for transient store failures: exponential from `retryBase` by `retryFactor`, each delay jittered
+ * (between 80% and 120%), at most `retryMaxAttempts` attempts in all.
+ */
+export const retryPolicy = (config: SessionsConfig): Schedule.Schedule<unknown, unknown> =>
+  Schedule.exponential(config.retryBase, config.retryFactor).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(config.retryMaxAttempts - 1))
+  )
+
+const isTransient = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "StoreUnavailable"
+
+/**
+ * The store the manager calls: `sync` if the store offers it, else `store` with a deadline on each call; retries,
+ * latency samples and spans on both (spans always on stores that wait on I/O, with `tracing` on the others).
+ */
+export const boundedStore = (
+  store: SessionStoreShape,
+  sync: Option.Option<SessionStoreSyncShape>,
+  options: {
+    readonly config: SessionsConfig
+    readonly meter: ManagerMetrics
+    readonly clock: Clock.Clock
+    readonly tracing: boolean
+  }
+): SessionStoreShape => {
+  const { clock, config, meter } = options
+  const schedule = retryPolicy(config)
+  // One labels array per operation: a metric finds its series by the array's identity, so reusing it keeps each
+  // latency sample a lookup instead of hashing a new set of labels on every call.
+  const labelsByOperation = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+  const labelsOf = (operation: string) => {
+    let labels = labelsByOperation.get(operation)
+    if (labels === undefined) {
+      labels = meter.labels({ op: operation })
+      labelsByOperation.set(operation, labels)
+    }
+    return labels
+  }
+  const sample = (labels: ReadonlyArray<MetricLabel.MetricLabel>, startNanos: bigint) =>
+    meter.observe(metrics.storeLatency, Number(clock.unsafeCurrentTimeNanos() - startNanos) / 1e6, labels)
+  /**
+   * `attempt` again under the retry policy after its first transient failure `first`, which the policy sees as its
+   * first input, exactly as `Effect.retry(attempt, ...)` would; only a transient failure starts it.
+   */
+  const retried = <A, E>(attempt: Effect.Effect<A, E>, first: E): Effect.Effect<A, E> => {
+    let replayed = false
+    let attempts = 1
+    const again = Effect.suspend(() => {
+      if (!replayed) {
+        replayed = true
+        return Effect.fail(first)
+      }
+      attempts++
+      return attempt
+    })
+    return Effect.retry(again, { schedule, while: isTransient }).pipe(
+      Effect.ensuring(Effect.sync(() => meter.count(metrics.retries, attempts - 1)))
+    )
+  }
+  return Option.match(sync, {
+    // One step per call: the synchronous outcome (an `Either`, itself an effect) is returned as it is.
+    onSome: (calls) =>
+      storeThrough(calls, (operation, make) => {
+        const labels = labelsOf(operation)
+        const call = Effect.suspend(() => {
+          const start = clock.unsafeCurrentTimeNanos()
+          const outcome = make()
+          sample(labels, start)
+          return Either.isEither(outcome) && Either.isLeft(outcome) && isTransient(outcome.left)
+            ? retried(Effect.suspend(make), outcome.left)
+            : outcome
+        })
+        return options.tracing ? Effect.withSpan(call, `SessionStore.${operation}`) : call
+      }),
+    onNone: () =>
+      storeThrough(store, <A, E>(operation: string, make: () => Effect.Effect<A, E>) => {
+        const labels = labelsOf(operation)
+        const deadline = config.storeTimeout
+        const attempt = Effect.timeoutFail(Effect.suspend(make), {
+          duration: deadline,
+          onTimeout: () => new StoreUnavailable({ operation, reason: `no answer within ${formatDuration(deadline)}` })
+        }) as Effect.Effect<A, E>
+        const call = Effect.flatMap(Effect.sync(() => clock.unsafeCurrentTimeNanos()), (start) =>
+          Effect.catchIf(attempt, isTransient, (first) =>
+            retried(attempt, first)).pipe(
+              Effect.ensuring(Effect.sync(() => sample(labels, start)))
+            ))
+        return Effect.withSpan(call, `SessionStore.${operation}`)
+      })
+  })
+}
