@@ -43,6 +43,34 @@ describe("package layout", () => {
     expect([...packages].sort()).toEqual(["better-sqlite3", "effect", "node:crypto", "node:fs", "node:path"])
   })
 
+  it("importing the HTTP service loads no database driver", () => {
+    const { files, packages } = importGraph(Path.join(src, "http.ts"))
+    for (const driver of ["better-sqlite3", "pg", "@effect/sql", "@effect/sql-pg"]) {
+      expect([...packages]).not.toContain(driver)
+    }
+    for (const file of files) expect(file.startsWith(Path.join(src, "adapters", "sqlite"))).toBe(false)
+  })
+
+  it("no adapter reaches into another adapter, or into anyone's internal modules but its own", () => {
+    const adapters = Path.join(src, "adapters")
+    for (const entry of Fs.readdirSync(adapters, { recursive: true })) {
+      const file = Path.join(adapters, String(entry))
+      if (!file.endsWith(".ts")) continue
+      const own = Path.join(adapters, String(entry).split(Path.sep)[0]!)
+      const text = Fs.readFileSync(file, "utf8")
+      for (const [, spec] of text.matchAll(/(?:import|export)\s[^"']*?from\s+["'](\.[^"']+)["']/g)) {
+        const target = Path.resolve(Path.dirname(file), spec!)
+        const where = `${Path.relative(src, file)} imports ${Path.relative(src, target)}`
+        expect(target.startsWith(Path.join(src, "domain", "internal")), where).toBe(false)
+        expect(target.startsWith(Path.join(src, "services", "internal")), where).toBe(false)
+        if (target.startsWith(adapters) && !target.startsWith(own)) {
+          // Another adapter only through its public modules, never its internal ones.
+          expect(target.split(Path.sep).includes("internal"), where).toBe(false)
+        }
+      }
+    }
+  })
+
   it("exports each entry point as an ES module with declarations", () => {
     const pkg = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
     expect(pkg.type).toBe("module")

@@ -220,7 +220,6 @@ describe("the request deadline", () => {
         serverLayer({
           config: Either.getOrThrow(makeServiceConfig({ port: 0, requestTimeout: "300 millis" })),
           key: { key: Buffer.from(secret), source: { _tag: "Environment" } },
-          database: null,
           shutdownDeadline: Duration.seconds(1)
         }).pipe(
           Layer.provideMerge(faultyManagerLayer({ storeTimeout: "30 seconds" })),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, TestClock } from "effect"
+import { TokenBuckets } from "../../src/domain/TokenBuckets.js"
 import { SessionManager } from "../../src/index.js"
-import { TokenBuckets } from "../../src/services/internal/RateLimiter.js"
 import { managerLayer } from "../support/manager.js"
 
 const Manager = SessionManager.SessionManager

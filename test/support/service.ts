@@ -13,7 +13,7 @@ import { connect as netConnect, type Socket } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { loadSigningKey } from "../../src/adapters/http/Auth.js"
-import { layerFromSettings, settingsFromEnv } from "../../src/adapters/http/Server.js"
+import { layerFromSettings, settingsFromEnv } from "../../src/startup/Startup.js"
 
 /** The built binary that the process tests run (`npm test` builds it first). */
 export const binary = Path.resolve(import.meta.dirname, "..", "..", "dist", "bin.js")

@@ -5,7 +5,7 @@
  * non-zero exit code (2 for usage errors, 1 for the rest). The commands live in `internal/`, one file per family.
  */
 import { Command } from "@effect/cli"
-import { serveFromEnv } from "../http/Server.js"
+import { serveFromEnv } from "../../startup/Startup.js"
 import { backup, restore, verify } from "./internal/backups.js"
 import { config } from "./internal/config.js"
 import { doctor } from "./internal/doctor.js"

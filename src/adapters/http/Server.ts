@@ -18,16 +18,12 @@
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Clock, Deferred, Duration, Effect, Either, Layer, Option, Runtime } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Runtime } from "effect"
 import * as Http from "node:http"
 import * as Net from "node:net"
-import { configFromEnv, type SessionsConfig } from "../../domain/Config.js"
-import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
 import * as SessionManager from "../../services/SessionManager.js"
-import * as SqliteStore from "../sqlite/SqliteStore.js"
-import type { SqliteStoreOptions } from "../sqlite/SqliteStore.js"
 import { SessionsApi } from "./Api.js"
-import { loadSigningKey, secretFileExposed, type SigningKey } from "./Auth.js"
+import { type SigningKey } from "./Auth.js"
 import { AdminLive, SystemLive } from "./internal/admin.js"
 import { AnonymousLive, AuthenticatedAdminLive, AuthenticatedLive } from "./internal/authentication.js"
 import { Connections } from "./internal/connections.js"
@@ -35,14 +31,12 @@ import * as Docs from "./internal/docs.js"
 import { guard } from "./internal/guard.js"
 import { SessionsLive } from "./internal/handlers.js"
 import { HttpService, type HttpServiceShape } from "./internal/service.js"
-import { defaultServiceConfig, type ServiceConfig, serviceConfigFromEnv } from "./ServiceConfig.js"
+import { type ServiceConfig } from "./ServiceConfig.js"
 
 /** What the HTTP service is built from, besides the `SessionManager` it serves. */
 export interface ServerOptions {
   readonly config: ServiceConfig
   readonly key: SigningKey
-  /** The SQLite database file, for `/admin/backup`; `null` when the manager runs on another store. */
-  readonly database: string | null
   /** How long requests in flight may take to finish once shutdown begins. */
   readonly shutdownDeadline: Duration.DurationInput
 }
@@ -153,84 +147,3 @@ export const layer = (
       Layer.provide(Layer.succeed(HttpService, service))
     )
   }))
-
-/** Everything the service reads from `SESSIONS_*` variables. */
-export interface Settings {
-  readonly service: ServiceConfig
-  readonly sessions: SessionsConfig
-  readonly sqlite: SqliteStoreOptions
-}
-
-/**
- * The service's, the sessions' and the SQLite store's settings from `SESSIONS_*` variables, checked together:
- * `InvalidConfig` lists every bad variable of all three at once.
- */
-export const settingsFromEnv: Effect.Effect<Settings, InvalidConfig> = Effect.gen(function*() {
-  const service = yield* Effect.either(serviceConfigFromEnv)
-  const sessions = yield* Effect.either(configFromEnv)
-  const dataDir = Either.isRight(service) ? service.right.dataDir : defaultServiceConfig.dataDir
-  const sqlite = yield* Effect.either(SqliteStore.optionsFromEnvIn(dataDir))
-  if (Either.isRight(service) && Either.isRight(sessions) && Either.isRight(sqlite)) {
-    return { service: service.right, sessions: sessions.right, sqlite: sqlite.right }
-  }
-  const seen = new Set<string>()
-  const failures = [Either.getLeft(service), Either.getLeft(sessions), Either.getLeft(sqlite)]
-  const issues = failures.flatMap((failure) => Option.isSome(failure) ? failure.value.issues : [])
-    .filter((issue) => {
-      const key = `${issue.field}\n${issue.reason}`
-      return seen.has(key) ? false : (seen.add(key), true)
-    })
-  return yield* Effect.fail(new InvalidConfig({ issues }))
-})
-
-/** Logs where the service listens, and, when the secret was just generated, how to mint a first token. */
-const announce = (settings: Settings, key: SigningKey) =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    const server = yield* HttpServer.HttpServer
-    const address = server.address._tag === "TcpAddress"
-      ? `http://${server.address.hostname}:${server.address.port}`
-      : server.address.path
-    yield* Effect.logInfo(`effect-sessions listening on ${address}`).pipe(
-      Effect.annotateLogs({ database: settings.sqlite.filename, docs: `${address}/docs` })
-    )
-    if (key.source._tag === "Generated") {
-      yield* Effect.logInfo(
-        `generated a JWT signing secret in ${key.source.file} (mode 0600); mint a token with: ` +
-          "effect-sessions token --owner alice (from a clone: npm run cli -- token --owner alice)"
-      )
-    }
-  }))
-
-/**
- * The whole service from its settings: the SQLite store, the manager over it, and the HTTP service, each closed in
- * turn (HTTP first) when the layer is released.
- */
-export const layerFromSettings = (
-  settings: Settings,
-  key: SigningKey
-): Layer.Layer<HttpServer.HttpServer, ServeError | StoreFailure> =>
-  announce(settings, key).pipe(
-    Layer.provideMerge(
-      layer({
-        config: settings.service,
-        key,
-        database: settings.sqlite.filename,
-        shutdownDeadline: settings.sessions.shutdownDeadline
-      })
-    ),
-    Layer.provide(SessionManager.layer(settings.sessions)),
-    Layer.provide(SqliteStore.layer(settings.sqlite))
-  )
-
-/**
- * Runs the service configured from the environment until the process is told to stop: settings, signing key
- * (generated on first start), store, manager, HTTP. Fails `InvalidConfig` (every bad setting) before listening.
- */
-export const serveFromEnv: Effect.Effect<never, InvalidConfig | ServeError | StoreFailure> = Effect.gen(function*() {
-  const settings = yield* settingsFromEnv
-  const key = yield* loadSigningKey(settings.service)
-  if (key.source._tag === "File" && secretFileExposed(key.source.file)) {
-    yield* Effect.logWarning(`${key.source.file} can be read by other users; run: chmod 600 ${key.source.file}`)
-  }
-  return yield* Layer.launch(layerFromSettings(settings, key))
-})

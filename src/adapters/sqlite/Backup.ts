@@ -11,10 +11,11 @@
  * - `verify` runs SQLite's integrity and foreign-key checks, decodes every row and compares the status counters;
  *   with `repair` it moves rows that do not decode to the `quarantine` table and recounts.
  */
-import { Clock, Effect, Either, Schema } from "effect"
+import { Clock, Effect, Either, Layer, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { CorruptRecord, InvalidInput, type StoreFailure } from "../../domain/Errors.js"
+import { type BackupReport as SessionBackupReport, SessionBackup } from "../../services/SessionBackup.js"
 import * as Format from "./internal/backupFormat.js"
 import { eachBatch, sync } from "./internal/backupJobs.js"
 import { openExisting, scopedDatabase } from "./internal/database.js"
@@ -35,16 +36,8 @@ export class BackupRejected extends Schema.TaggedError<BackupRejected>()("Backup
 /** Called as a long operation goes: how many records are done out of how many. */
 export type Progress = (done: number, total: number) => void
 
-/** What a backup wrote. */
-export interface BackupReport {
-  readonly file: string
-  readonly sessions: number
-  readonly activePointers: number
-  /** Rows that did not decode and were left out (`verify` reports them, `repair` quarantines them). */
-  readonly skipped: ReadonlyArray<CorruptRecord>
-  readonly bytes: number
-  readonly sha256: string
-}
+/** What a backup wrote (rows that did not decode are left out: `verify` reports them, `repair` quarantines them). */
+export type BackupReport = SessionBackupReport
 
 /** What a restore did, or would do (`dryRun`). */
 export interface RestoreReport {
@@ -209,7 +202,26 @@ export const list = (
     return listings.sort((a, b) => a.writtenAt - b.writtenAt || a.file.localeCompare(b.file))
   })
 
-/** The schema of a database file, as `doctor` reports it. */
+/** A plain backup file name: letters, digits, `.`, `_` and `-`, not starting with a dot. */
+const fileName = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
+
+/**
+ * The `SessionBackup` port over the database at `database`, writing into `directory` (the service's
+ * `backupDirectory`): each backup is `backup` to a plain file name there, never replacing a file.
+ */
+export const layer = (options: { readonly database: string; readonly directory: string }) =>
+  Layer.succeed(SessionBackup, {
+    backup: (name) =>
+      fileName.test(name)
+        ? backup({ database: options.database, to: Path.join(options.directory, name) })
+        : Effect.fail(
+          new InvalidInput({
+            field: "name",
+            reason: "is not a plain file name",
+            expected: "a file name of letters, digits, '.', '_' and '-'"
+          })
+        )
+  })
 
 export { restore } from "./internal/restore.js"
 export { type SchemaStatus, schemaStatus, verify } from "./internal/verify.js"

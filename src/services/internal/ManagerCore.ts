@@ -8,12 +8,12 @@ import { type InvalidInput, RateLimited, SessionEnded, ShuttingDown } from "../.
 import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
+import { TokenBuckets } from "../../domain/TokenBuckets.js"
 import type { AsOwner } from "../SessionManager.js"
 import type { Ended, Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
 import { KeyedLocks } from "./KeyedLocks.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
-import { TokenBuckets } from "./RateLimiter.js"
 
 /** The leases the current fiber holds through `withSession`, by session id (inherited by the fibers it forks). */
 export const heldLeases = GlobalValue.globalValue(

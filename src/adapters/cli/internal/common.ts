@@ -5,7 +5,7 @@ import * as Fs from "node:fs"
 import { parseDuration } from "../../../domain/Config.js"
 import * as SessionManager from "../../../services/SessionManager.js"
 import type { SessionStore } from "../../../services/SessionStore.js"
-import { type Settings, settingsFromEnv } from "../../http/Server.js"
+import { type Settings, settingsFromEnv } from "../../../startup/Startup.js"
 import * as SqliteStore from "../../sqlite/SqliteStore.js"
 
 /** A command that could not do what it was asked; `message` is the one line printed. */

@@ -2,8 +2,8 @@
 import { Command } from "@effect/cli"
 import { Console, Effect, Either } from "effect"
 import * as Fs from "node:fs"
+import { settingsFromEnv } from "../../../startup/Startup.js"
 import { howToGenerate, readSecret, secretFileExposed, type SecretReading, secretVariable } from "../../http/Auth.js"
-import { settingsFromEnv } from "../../http/Server.js"
 import * as Backup from "../../sqlite/Backup.js"
 import { askServer, CliFailure, json } from "./common.js"
 

@@ -1,8 +1,8 @@
 /** How the CLI prints: aligned tables, settings as their variables, progress on stderr. */
 import { Duration } from "effect"
 import { formatDuration, formatRate } from "../../../domain/Config.js"
-import { envName } from "../../../domain/internal/settings.js"
-import type { Settings } from "../../http/Server.js"
+import { envName } from "../../../domain/Config.js"
+import type { Settings } from "../../../startup/Startup.js"
 
 /** Rows under a header, each column as wide as its widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {

@@ -3,11 +3,10 @@
  * owner's events) and of health, readiness and metrics.
  */
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Ref } from "effect"
-import * as Path from "node:path"
+import { Clock, Effect, Option, Ref } from "effect"
 import { SessionNotFound, StoreError } from "../../../domain/Errors.js"
+import { SessionBackup } from "../../../services/SessionBackup.js"
 import { SessionManager } from "../../../services/SessionManager.js"
-import { backup } from "../../sqlite/Backup.js"
 import { CurrentPrincipal, SessionsApi } from "../Api.js"
 import { originExpected, originPattern } from "../ServiceConfig.js"
 import { events, invalid, page } from "./handlers.js"
@@ -15,13 +14,14 @@ import * as Prometheus from "./prometheus.js"
 import { HttpService } from "./service.js"
 
 /** A backup file name: letters, digits, `.`, `_` and `-`, not starting with a dot. */
-const backupName = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
 
 /** The operator routes. */
 export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =>
   Effect.gen(function*() {
     const manager = yield* SessionManager
     const service = yield* HttpService
+    // Backups come from the store's own writer, when the service runs on a store that has one.
+    const backups = yield* Effect.serviceOption(SessionBackup)
     return handlers
       .handle("stats", () => manager.stats)
       .handle("sessions", ({ urlParams }) => Effect.map(manager.list(urlParams), page))
@@ -37,22 +37,14 @@ export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =
       .handle("sweep", () => manager.sweep)
       .handle("backup", ({ payload }) =>
         Effect.gen(function*() {
-          if (service.database === null) {
+          if (Option.isNone(backups)) {
             return yield* Effect.fail(
-              new StoreError({ operation: "backup", reason: "backups need the SQLite store; this service has none" })
+              new StoreError({ operation: "backup", reason: "this service's store writes no backups" })
             )
           }
           const now = new Date(yield* Clock.currentTimeMillis)
           const name = payload?.name ?? `sessions-${now.toISOString().replace(/[:.]/g, "-")}.backup`
-          if (!backupName.test(name)) {
-            return yield* Effect.fail(
-              invalid("name", "is not a file name", "a file name of letters, digits, '.', '_' and '-'")
-            )
-          }
-          const report = yield* backup({
-            database: service.database,
-            to: Path.join(service.config.dataDir, "backups", name)
-          })
+          const report = yield* backups.value.backup(name)
           return { ...report, skipped: report.skipped.length }
         }))
       .handle("origins", () => Effect.map(Ref.get(service.origins), (origins) => ({ origins: [...origins] })))

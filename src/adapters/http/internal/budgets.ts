@@ -5,7 +5,7 @@
 import { Duration, Effect } from "effect"
 import type { Rate } from "../../../domain/Config.js"
 import { RateLimited } from "../../../domain/Errors.js"
-import { TokenBuckets } from "../../../services/internal/RateLimiter.js"
+import { TokenBuckets } from "../../../domain/TokenBuckets.js"
 
 /** Most keys one budget remembers (the least recently seen forgotten first). */
 const maxRateLimitKeys = 100_000

@@ -49,8 +49,6 @@ export interface HttpServiceShape {
   readonly key: SigningKey
   /** Verifies a bearer token (remembering the ones it verified, see `cachedVerifier`). */
   readonly verify: (token: string) => Effect.Effect<Principal, TokenRefusal>
-  /** The SQLite database file that `/admin/backup` copies, or `null` when the store is not a SQLite file. */
-  readonly database: string | null
   /** The browser origins allowed to call the API; replaced as a whole when an operator sets it. */
   readonly origins: Ref.Ref<ReadonlySet<string>>
   readonly gate: RequestGate
@@ -71,7 +69,7 @@ const bearer = /^bearer\s+(\S+)\s*$/i
 /** The HTTP service's shared state. */
 export class HttpService extends Context.Tag("effect-sessions/http/HttpService")<HttpService, HttpServiceShape>() {
   static readonly make = (
-    options: { readonly config: ServiceConfig; readonly key: SigningKey; readonly database: string | null }
+    options: { readonly config: ServiceConfig; readonly key: SigningKey }
   ): Effect.Effect<HttpServiceShape> =>
     Effect.gen(function*() {
       const clock = yield* Effect.clock

@@ -7,7 +7,7 @@
  * would have anyway once its window has passed.
  */
 import { Duration } from "effect"
-import type { Rate } from "../../domain/Config.js"
+import type { Rate } from "./Config.js"
 
 interface Bucket {
   tokens: number
