@@ -7,7 +7,7 @@ import { Console, Effect, Layer } from "effect"
 import { makeConfig, MemoryStore, SessionManager } from "effect-sessions"
 
 // The manager over a fresh in-memory store; every setting but the idle timeout keeps its default.
-export const SessionsLive = Layer.unwrapEffect(
+export const Sessions = Layer.unwrapEffect(
   Effect.map(
     makeConfig({ idleTimeout: "2s" }),
     (config) => SessionManager.layer(config).pipe(Layer.provide(MemoryStore.layer))
@@ -28,4 +28,4 @@ export const program = Effect.gen(function*() {
   const ended = yield* sessions.get(session.id)
   yield* Console.log(`${ended.id} is ${ended.status} (${ended.endReason})`)
   return ended
-}).pipe(Effect.provide(SessionsLive))
+}).pipe(Effect.provide(Sessions))

@@ -182,7 +182,7 @@ export const activationRefusal = (
   held === undefined || held.session.owner !== owner ? new SessionNotFound({ id }) : ended(seenAt(held, now))
 
 /** The `Ended` record of a write that ended a session by expiry or eviction. */
-export const endedOf = (t: Transitioned): Ended => ({
+export const endingOf = (t: Transitioned): Ended => ({
   id: t.session.id,
   owner: t.session.owner,
   from: t.from as LiveStatus,

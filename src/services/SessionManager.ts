@@ -32,7 +32,7 @@ import type {
 } from "../domain/Errors.js"
 import type { EventPosition, SubscriptionItem } from "../domain/Events.js"
 import type { Session, SessionStatus, StatusCounts } from "../domain/Session.js"
-import { makeManager } from "./internal/manager.js"
+import { makeManager } from "./internal/makeManager.js"
 import type { Lease, Page, SessionStore } from "./SessionStore.js"
 
 /** What a new session is made of; only the owner is required. Per-session limits override the configuration. */

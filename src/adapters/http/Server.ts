@@ -24,13 +24,13 @@ import * as Net from "node:net"
 import * as SessionManager from "../../services/SessionManager.js"
 import { SessionsApi } from "./Api.js"
 import { type SigningKey } from "./Auth.js"
-import { AdminLive, SystemLive } from "./internal/admin.js"
-import { AnonymousLive, AuthenticatedAdminLive, AuthenticatedLive } from "./internal/authentication.js"
-import { Connections } from "./internal/connections.js"
+import { adminRoutes, systemRoutes } from "./internal/adminRoutes.js"
+import { adminAuthentication, anonymousBudget, authentication } from "./internal/authentication.js"
+import { Connections } from "./internal/Connections.js"
 import * as Docs from "./internal/docs.js"
-import { guard } from "./internal/guard.js"
-import { SessionsLive } from "./internal/handlers.js"
-import { HttpService, type HttpServiceShape } from "./internal/service.js"
+import { HttpService, type HttpServiceShape } from "./internal/HttpService.js"
+import { requestGuard } from "./internal/requestGuard.js"
+import { sessionRoutes } from "./internal/sessionRoutes.js"
 import { type ServiceConfig } from "./ServiceConfig.js"
 
 /** What the HTTP service is built from, besides the `SessionManager` it serves. */
@@ -130,12 +130,12 @@ export const layer = (
         )
     )
     const api = HttpApiBuilder.api(SessionsApi).pipe(
-      Layer.provide([SessionsLive, AdminLive, SystemLive]),
-      Layer.provide([AuthenticatedLive, AuthenticatedAdminLive, AnonymousLive])
+      Layer.provide([sessionRoutes, adminRoutes, systemRoutes]),
+      Layer.provide([authentication, adminAuthentication, anonymousBudget])
     )
     const serve = HttpApiBuilder.serve().pipe(
       Layer.provide(Docs.layer),
-      Layer.provide(HttpApiBuilder.middleware(SessionsApi, guard(service))),
+      Layer.provide(HttpApiBuilder.middleware(SessionsApi, requestGuard(service))),
       Layer.provide(api)
     )
     const draining = Layer.scopedDiscard(

@@ -125,7 +125,7 @@ export class ManagerCore {
   }
 
   /** Records a session that a store call ended: metrics, gauge and its event. */
-  ended(e: Ended | (Omit<Ended, "status"> & { readonly status: "closed" })): void {
+  announceEnding(e: Ended | (Omit<Ended, "status"> & { readonly status: "closed" })): void {
     this.meter.moved(e.from, e.status)
     const event = { at: e.endedAt, id: e.id, owner: e.owner, from: e.from, reason: e.endReason }
     switch (e.status) {
@@ -144,10 +144,10 @@ export class ManagerCore {
     }
   }
 
-  /** `ended` for a single write that ended a session (a close, or a lazy expiry). */
-  endedBy(t: Transitioned): void {
+  /** `announceEnding` for a single write that ended a session (a close, or a lazy expiry). */
+  announceEndingOf(t: Transitioned): void {
     if (!isEnded(t.session.status) || isEnded(t.from)) return
-    this.ended({
+    this.announceEnding({
       id: t.session.id,
       owner: t.session.owner,
       from: t.from,
@@ -165,7 +165,7 @@ export class ManagerCore {
   afterActivity(t: Transitioned, recorded: boolean): Effect.Effect<Session, SessionEnded> {
     const s = t.session
     if (isEnded(s.status)) {
-      this.endedBy(t)
+      this.announceEndingOf(t)
       return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
     }
     if (recorded) {
@@ -185,11 +185,11 @@ export class ManagerCore {
   afterWrite(t: Transitioned, dataWritten: boolean): Effect.Effect<Session, SessionEnded> {
     const s = t.session
     if (s.status === "expired") {
-      this.endedBy(t)
+      this.announceEndingOf(t)
       return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
     }
     const at = this.now()
-    if (isEnded(s.status)) this.endedBy(t)
+    if (isEnded(s.status)) this.announceEndingOf(t)
     else if (s.status !== t.from && !isEnded(t.from)) {
       this.meter.moved(t.from, s.status)
       this.publish({ _tag: "StatusChanged", at, id: s.id, owner: s.owner, from: t.from, to: s.status })

@@ -48,14 +48,14 @@ const acquireLease = (core: ManagerCore, id: SessionId, holder: string) => {
   const poll = Duration.min(Duration.millis(50), core.config.lockTimeout)
   const limit = Duration.toMillis(core.config.lockTimeout)
   const start = core.now()
-  const attempt = (): Effect.Effect<Lease, SessionBusy | SessionNotFound | SessionEnded | StoreFailure> =>
+  const tryAcquire = (): Effect.Effect<Lease, SessionBusy | SessionNotFound | SessionEnded | StoreFailure> =>
     Effect.catchTag(core.store.acquireLease(id, holder, core.config.leaseTtl), "LeaseHeld", (held) => {
       const waited = core.now() - start
       return waited >= limit
         ? Effect.fail(new SessionBusy({ id, holder: held.holder, waited: Duration.millis(waited) }))
-        : Effect.zipRight(Effect.sleep(poll), Effect.suspend(attempt))
+        : Effect.zipRight(Effect.sleep(poll), Effect.suspend(tryAcquire))
     })
-  return attempt()
+  return tryAcquire()
 }
 
 /** Renews the lease every third of `leaseTtl` until interrupted; fails when the lease is lost. */

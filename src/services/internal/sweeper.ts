@@ -26,7 +26,7 @@ export const sweepOnce = (core: ManagerCore) =>
     const expired = yield* drain(
       config.sweepBatch,
       Effect.map(store.expire(config.sweepBatch), (batch) => {
-        for (const t of batch) core.ended(t)
+        for (const t of batch) core.announceEnding(t)
         return batch.length
       })
     )

@@ -10,7 +10,7 @@ import { Anonymous, Authenticated, AuthenticatedAdmin } from "../Api.js"
 import type { Principal } from "../Auth.js"
 import { Forbidden, Unauthorized } from "../HttpErrors.js"
 import { budget } from "./budgets.js"
-import { HttpService, type HttpServiceShape } from "./service.js"
+import { HttpService, type HttpServiceShape } from "./HttpService.js"
 
 /**
  * The principal of a bearer token, or `Unauthorized` saying why not (never echoing the token); a refusal first takes
@@ -43,7 +43,7 @@ const subjectBudget = (service: HttpServiceShape, family: "http" | "admin") =>
   })
 
 /** The session routes' authentication: any valid token, then the per-subject rate limit. */
-export const AuthenticatedLive = Layer.effect(
+export const authentication = Layer.effect(
   Authenticated,
   Effect.gen(function*() {
     const service = yield* HttpService
@@ -53,7 +53,7 @@ export const AuthenticatedLive = Layer.effect(
 )
 
 /** The admin routes' authentication: a token with the admin claim, then the admin rate limit. */
-export const AuthenticatedAdminLive = Layer.effect(
+export const adminAuthentication = Layer.effect(
   AuthenticatedAdmin,
   Effect.gen(function*() {
     const service = yield* HttpService
@@ -72,7 +72,7 @@ export const AuthenticatedAdminLive = Layer.effect(
 )
 
 /** The routes that need no token: the anonymous budget, unless the request carries a valid token. */
-export const AnonymousLive = Layer.effect(
+export const anonymousBudget = Layer.effect(
   Anonymous,
   Effect.map(
     HttpService,

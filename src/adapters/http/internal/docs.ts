@@ -15,7 +15,7 @@ import {
 import { Effect, Layer } from "effect"
 import * as Crypto from "node:crypto"
 import * as Zlib from "node:zlib"
-import { HttpService } from "./service.js"
+import { HttpService } from "./HttpService.js"
 
 /** How long a client may use its copy before asking again (with its ETag, so usually a 304). */
 const cacheControl = "public, max-age=300"

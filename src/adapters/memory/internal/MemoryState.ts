@@ -146,7 +146,7 @@ export class MemoryState {
     const kept: Array<Entry> = []
     const due = this.ix.popDue(limit, now, (entry) => !Rules.leaseLive(entry.lease, now) || (kept.push(entry), false))
     for (const entry of kept) this.ix.schedule(entry, entry.heapKey)
-    return due.map((entry) => Rules.endedOf(this.record(entry, Rules.expire(entry))))
+    return due.map((entry) => Rules.endingOf(this.record(entry, Rules.expire(entry))))
   }
 
   purge(retention: Duration.Duration, limit: number): number {

@@ -9,14 +9,14 @@ import { SessionBackup } from "../../../services/SessionBackup.js"
 import { SessionManager } from "../../../services/SessionManager.js"
 import { CurrentPrincipal, SessionsApi } from "../Api.js"
 import { originExpected, originPattern } from "../ServiceConfig.js"
-import { events, invalid, page } from "./handlers.js"
+import { HttpService } from "./HttpService.js"
 import * as Prometheus from "./prometheus.js"
-import { HttpService } from "./service.js"
+import { events, invalid, page } from "./sessionRoutes.js"
 
 /** A backup file name: letters, digits, `.`, `_` and `-`, not starting with a dot. */
 
 /** The operator routes. */
-export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =>
+export const adminRoutes = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =>
   Effect.gen(function*() {
     const manager = yield* SessionManager
     const service = yield* HttpService
@@ -64,7 +64,7 @@ export const AdminLive = HttpApiBuilder.group(SessionsApi, "admin", (handlers) =
   }))
 
 /** Health, readiness and metrics. */
-export const SystemLive = HttpApiBuilder.group(SessionsApi, "system", (handlers) =>
+export const systemRoutes = HttpApiBuilder.group(SessionsApi, "system", (handlers) =>
   Effect.gen(function*() {
     const manager = yield* SessionManager
     return handlers

@@ -19,7 +19,7 @@ import { allErrors, Forbidden, PayloadTooLarge, RouteNotFound, ServerFault, stat
 import { bodyError, checkedBody } from "./body.js"
 import { retryAfterSeconds } from "./budgets.js"
 import { decodeFailure } from "./decodeFailure.js"
-import type { HttpServiceShape } from "./service.js"
+import type { HttpServiceShape } from "./HttpService.js"
 
 const statusOfTag = new Map(statusTable())
 
@@ -137,7 +137,7 @@ const translate = (
 }
 
 /** The API-level middleware of the service. */
-export const guard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
+export const requestGuard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const clock = yield* Effect.clock

@@ -73,7 +73,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
 
     /** Records a session the store inserted: evictions, metrics, the Created event. */
     const created = (inserted: Inserted): Session => {
-      for (const t of inserted.ended) core.ended(t)
+      for (const t of inserted.ended) core.announceEnding(t)
       const s = inserted.session
       core.meter.count(metrics.created)
       core.meter.moved(undefined, "active")

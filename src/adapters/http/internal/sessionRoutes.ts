@@ -15,7 +15,7 @@ import type { Page } from "../../../services/SessionStore.js"
 import { CurrentPrincipal, SessionsApi } from "../Api.js"
 import { NoActiveSession } from "../HttpErrors.js"
 import { rateLimited } from "./budgets.js"
-import { HttpService, type HttpServiceShape } from "./service.js"
+import { HttpService, type HttpServiceShape } from "./HttpService.js"
 import * as Sse from "./sse.js"
 
 /** How often an idle event stream sends a comment to keep proxies from closing it. */
@@ -104,7 +104,7 @@ export const events = (
   })
 
 /** The session routes. */
-export const SessionsLive = HttpApiBuilder.group(SessionsApi, "sessions", (handlers) =>
+export const sessionRoutes = HttpApiBuilder.group(SessionsApi, "sessions", (handlers) =>
   Effect.gen(function*() {
     const manager = yield* SessionManager
     const service = yield* HttpService
