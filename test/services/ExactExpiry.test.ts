@@ -1,20 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, type Layer, Option, Stream, TestClock } from "effect"
-import { MemoryStore, SessionManager, type SessionStore } from "../../src/index.js"
-import { managerOver } from "../support/manager.js"
-import { sqliteLayer } from "../support/sqlite.js"
+import { Chunk, Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { SessionManager } from "../../src/index.js"
+import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
 
-const stores: ReadonlyArray<readonly [string, () => Layer.Layer<SessionStore, unknown>]> = [
-  ["memory", () => MemoryStore.layer],
-  ["SQLite", () => sqliteLayer()]
-]
-
-for (const [name, store] of stores) {
-  describe(`expiry is exact for every observer (${name}), with no sweep`, () => {
+forEachStore((store) => {
+  describe("expiry is exact for every observer, with no sweep", () => {
     const layer = () =>
-      managerOver(store(), { maxSessions: 2, maxSessionsPerOwner: 2, idleTimeout: "1m", sweepInterval: "1h" })
+      store.managerLayer({ maxSessions: 2, maxSessionsPerOwner: 2, idleTimeout: "1m", sweepInterval: "1h" })
 
     it.effect("at its expiresAt a session reads as expired and frees its name and its capacity slot", () =>
       Effect.gen(function*() {
@@ -45,4 +39,4 @@ for (const [name, store] of stores) {
         expect((yield* m.stats).counts).toMatchObject({ active: 2, expired: 2 })
       }).pipe(Effect.provide(layer())))
   })
-}
+})

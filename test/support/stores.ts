@@ -1,0 +1,53 @@
+/**
+ * The stores every manager suite runs on, with one line: `forEachStore((store) => { ... })` runs the suite once on
+ * the memory store and once on SQLite (a real file), each test building its manager with `store.managerLayer`.
+ */
+import { describe } from "@effect/vitest"
+import { Layer } from "effect"
+import { MemoryStore, SessionManager, type SessionsConfigInput, SessionStore } from "../../src/index.js"
+import * as FaultyStore from "./FaultyStore.js"
+import { config } from "./manager.js"
+import { sqliteLayer } from "./sqlite.js"
+
+let instances = 0
+
+/** A store the manager suites run on, and how a test builds a manager over a fresh one. */
+export interface StoreUnderTest {
+  readonly name: string
+  /** A fresh store of this kind per build (with its synchronous capability, when it has one). */
+  readonly layer: () => Layer.Layer<SessionStore, unknown>
+  /** A manager over a fresh store, its metrics labelled with a fresh instance name; the store stays in context. */
+  readonly managerLayer: (
+    input?: SessionsConfigInput,
+    options?: SessionManager.ManagerOptions
+  ) => Layer.Layer<SessionManager.SessionManager | SessionStore, unknown>
+  /** A manager over a fault-injecting wrapper of a fresh store; the `Faults` control is provided too. */
+  readonly faultyManagerLayer: (
+    input?: SessionsConfigInput,
+    options?: SessionManager.ManagerOptions
+  ) => Layer.Layer<SessionManager.SessionManager | SessionStore | FaultyStore.Faults, unknown>
+}
+
+const storeUnderTest = (name: string, layer: () => Layer.Layer<SessionStore, unknown>): StoreUnderTest => ({
+  name,
+  layer,
+  managerLayer: (input = {}, options = {}) =>
+    SessionManager.layer(config(input), { instance: `test-${++instances}`, ...options }).pipe(
+      Layer.provideMerge(layer())
+    ),
+  faultyManagerLayer: (input = {}, options = {}) =>
+    SessionManager.layer(config(input), { instance: `test-${++instances}`, ...options }).pipe(
+      Layer.provideMerge(FaultyStore.layer(layer()))
+    )
+})
+
+/** The memory store, and SQLite on a file in a fresh temporary directory. */
+export const stores: ReadonlyArray<StoreUnderTest> = [
+  storeUnderTest("the memory store", () => MemoryStore.layer),
+  storeUnderTest("SQLite", () => sqliteLayer())
+]
+
+/** Runs `suite` once per store, each in a `describe` named after the store. */
+export const forEachStore = (suite: (store: StoreUnderTest) => void): void => {
+  for (const store of stores) describe(`on ${store.name}`, () => suite(store))
+}
