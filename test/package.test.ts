@@ -71,6 +71,27 @@ describe("package layout", () => {
     }
   })
 
+  it("takes effect and @effect/* as peers (so an app has one copy), each pinned exactly for development", () => {
+    const pkg = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
+    const effectPackages = (deps: Record<string, string>) =>
+      Object.keys(deps).filter((name) => name === "effect" || name.startsWith("@effect/"))
+    expect(effectPackages(pkg.dependencies)).toEqual([])
+    const peers = effectPackages(pkg.peerDependencies)
+    expect(peers).toContain("effect")
+    for (const name of peers) {
+      const pinned: string = pkg.devDependencies[name]
+      expect(pinned, name).toMatch(/^\d+\.\d+\.\d+$/)
+      expect(pkg.peerDependencies[name], name).toBe(`^${pinned}`)
+    }
+    // Every package the sources import is declared, as a dependency or a peer.
+    const declared = new Set([...Object.keys(pkg.dependencies), ...peers])
+    for (const entry of ["index.ts", "sqlite.ts", "http.ts", "cli.ts", "bin.ts"]) {
+      for (const used of importGraph(Path.join(src, entry)).packages) {
+        if (!used.startsWith("node:")) expect(declared.has(used), used).toBe(true)
+      }
+    }
+  })
+
   it("exports each entry point as an ES module with declarations", () => {
     const pkg = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8"))
     expect(pkg.type).toBe("module")
