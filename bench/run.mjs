@@ -26,7 +26,7 @@ const size = (full, short) => (quick ? short : full)
 
 /** Every measurement: workload, script, subjects, parameters, node flags. */
 const plan = [
-  ...memorySubjects.map((subject) => ({
+  ...[...memorySubjects, "effect-sessions, a span per call"].map((subject) => ({
     workload: "crud",
     script: "memory",
     subject,

@@ -96,8 +96,11 @@ export const benchConfig = (overrides = {}) =>
  * Runs `program` with a `SessionManager` over `store` (memory unless given), no background sweeper, under the
  * manual clock `clock`.
  */
-export const withManager = (program, { config = benchConfig(), clock, store = MemoryStore.layer } = {}) => {
-  const layer = SessionManager.layer(config, { sweeper: false }).pipe(Layer.provideMerge(store))
+export const withManager = (
+  program,
+  { config = benchConfig(), clock, store = MemoryStore.layer, tracing = false } = {}
+) => {
+  const layer = SessionManager.layer(config, { sweeper: false, tracing }).pipe(Layer.provideMerge(store))
   const scoped = Effect.scoped(Effect.provide(program, layer))
   return Effect.runPromise(clock === undefined ? scoped : Effect.withClock(scoped, clock.clock))
 }
@@ -155,7 +158,7 @@ export const populate = (manager, count) =>
  * The CRUD workload through a `SessionManager` over `store` (memory unless given): create n sessions, get each,
  * touch each, close each, one program; ops/s per phase.
  */
-export const managerCrud = (n, store) =>
+export const managerCrud = (n, store, tracing = false) =>
   withManager(
     Effect.gen(function*() {
       const manager = yield* SessionManager.SessionManager
@@ -183,7 +186,7 @@ export const managerCrud = (n, store) =>
       }
       return result
     }),
-    store === undefined ? {} : { store }
+    store === undefined ? { tracing } : { store, tracing }
   )
 
 /**

@@ -268,6 +268,8 @@ const expressMemory = {
 
 const subjects = {
   "effect-sessions": ours,
+  // The same calls with a span each (the manager's `tracing` option, what `Effect.fn` would cost every call).
+  "effect-sessions, a span per call": { crud: ({ n }) => managerCrud(n, undefined, true) },
   "Map": map,
   "lru-cache": lru,
   "express-session MemoryStore": expressMemory

@@ -33,10 +33,9 @@ export class ManagerCore {
   readonly ownerLimits: TokenBuckets
   readonly log: EventLog
   readonly meter: ManagerMetrics
-  closing = false
-  inFlight = 0
-  sweepRuns = 0
-  sweepFailures = 0
+  private shuttingDown = false
+  private working = 0
+  private sweeps = { runs: 0, failures: 0 }
   /** Completed when shutdown has begun and no `withSession` work is left. */
   readonly drained = Deferred.unsafeMake<void>(FiberId.none)
   /** Completed at the shutdown deadline: in-flight work still running is interrupted. */
@@ -79,7 +78,7 @@ export class ManagerCore {
   ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
     return Effect.suspend((): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
       if (!isSessionId(raw)) return Effect.fail(invalidSessionId(raw))
-      if (this.closing) {
+      if (this.shuttingDown) {
         return Effect.flatMap(
           FiberRef.get(heldLeases),
           (held): Effect.Effect<A, E | InvalidInput | ShuttingDown, R> => {
@@ -102,7 +101,7 @@ export class ManagerCore {
 
   /** Admits a call on behalf of an owner: a well-formed owner id and a token from the owner's bucket. */
   admitOwner(raw: unknown): Admitted<OwnerId> {
-    if (this.closing) return Either.left(new ShuttingDown())
+    if (this.shuttingDown) return Either.left(new ShuttingDown())
     const owner = validateOwnerId(raw)
     if (Either.isLeft(owner)) return owner
     return this.limit(this.ownerLimits, "owner", owner.right)
@@ -200,13 +199,40 @@ export class ManagerCore {
     return Effect.succeed(s)
   }
 
+  /** Whether shutdown has begun: new calls are refused `ShuttingDown`. */
+  get closing(): boolean {
+    return this.shuttingDown
+  }
+
+  /** `withSession` calls running now. */
+  get inFlight(): number {
+    return this.working
+  }
+
+  /** The sweeps run and failed so far. */
+  get sweepCounts(): { readonly runs: number; readonly failures: number } {
+    return { ...this.sweeps }
+  }
+
+  /** Begins shutdown: from now on new calls are refused; `drained` completes once no `withSession` work is left. */
+  beginShutdown(): void {
+    this.shuttingDown = true
+    if (this.working === 0) Deferred.unsafeDone(this.drained, Effect.void)
+  }
+
   /** Counts a `withSession` call in and out, completing `drained` when shutdown waits for the last one. */
   enter(): void {
-    this.inFlight++
+    this.working++
   }
 
   leave(): void {
-    this.inFlight--
-    if (this.closing && this.inFlight === 0) Deferred.unsafeDone(this.drained, Effect.void)
+    this.working--
+    if (this.shuttingDown && this.working === 0) Deferred.unsafeDone(this.drained, Effect.void)
+  }
+
+  /** Counts one sweep that ran to its end, or one that failed or died. */
+  sweepEnded(failed: boolean): void {
+    if (failed) this.sweeps.failures++
+    else this.sweeps.runs++
   }
 }

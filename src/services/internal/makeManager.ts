@@ -47,7 +47,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
     const sweeper = options.sweeper === false ? undefined : yield* Effect.forkScoped(sweepLoop(core))
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        core.closing = true
+        core.beginShutdown()
         if (sweeper !== undefined) yield* Fiber.interrupt(sweeper)
         if (core.inFlight > 0) {
           // Finalizers run uninterruptibly; the wait must be interruptible for its deadline to end it.
@@ -263,7 +263,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
         locksHeld: core.locks.size,
         rateLimitKeys: core.sessionLimits.size + core.ownerLimits.size,
         events: { epoch: core.log.epoch, lastSeq: core.log.lastSeq, buffered: core.log.buffered },
-        sweeps: { runs: core.sweepRuns, failures: core.sweepFailures }
+        sweeps: core.sweepCounts
       })),
       ownerStats: (rawOwner) =>
         traced(

@@ -35,7 +35,7 @@ export const sweepOnce = (core: ManagerCore) =>
     const rateLimitKeysForgotten = core.sessionLimits.forgetIdle(config.sweepBatch) +
       core.ownerLimits.forgetIdle(config.sweepBatch)
     core.meter.resync(yield* store.counts)
-    core.sweepRuns++
+    core.sweepEnded(false)
     core.meter.observe(metrics.sweepDuration, core.now() - start)
     const report: SweepReport = { expired, purged, rateLimitKeysForgotten }
     return report
@@ -49,7 +49,7 @@ export const sweepLoop = (core: ManagerCore): Effect.Effect<never> =>
   sweepOnce(core).pipe(
     Effect.catchAllCause((cause) =>
       Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.sync(() => {
-        core.sweepFailures++
+        core.sweepEnded(true)
         core.meter.count(metrics.sweepFailures)
       }).pipe(Effect.zipRight(Effect.logError("effect-sessions: sweep failed; the next one runs as planned", cause)))
     ),
