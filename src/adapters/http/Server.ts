@@ -64,7 +64,7 @@ const drain = (
   deadline: Duration.DurationInput
 ) =>
   Effect.gen(function*() {
-    service.gate.draining = true
+    yield* service.gate.close
     yield* Deferred.succeed(service.stopping, undefined)
     // Not `server.close()`: that would also close every idle keep-alive connection at once, while a client may be
     // sending a request on it (which it would see reset).
@@ -77,9 +77,10 @@ const drain = (
       if (now - grace >= started) connections.closeQuietSince(now - grace)
       yield* Effect.sleep(drainPoll)
     }
-    if (service.gate.inFlight > 0) {
+    const inFlight = yield* service.gate.inFlight
+    if (inFlight > 0) {
       yield* Effect.logWarning("shutdown deadline passed with requests in flight; closing their connections").pipe(
-        Effect.annotateLogs("inFlight", service.gate.inFlight)
+        Effect.annotateLogs("inFlight", inFlight)
       )
     }
     connections.closeAll()

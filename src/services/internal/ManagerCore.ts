@@ -9,6 +9,7 @@ import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
 import { TokenBuckets } from "../../domain/TokenBuckets.js"
+import type { Gate } from "../Gate.js"
 import type { AsOwner } from "../SessionManager.js"
 import type { Ended, Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
@@ -33,11 +34,7 @@ export class ManagerCore {
   readonly ownerLimits: TokenBuckets
   readonly log: EventLog
   readonly meter: ManagerMetrics
-  private shuttingDown = false
-  private working = 0
   private sweeps = { runs: 0, failures: 0 }
-  /** Completed when shutdown has begun and no `withSession` work is left. */
-  readonly drained = Deferred.unsafeMake<void>(FiberId.none)
   /** Completed at the shutdown deadline: in-flight work still running is interrupted. */
   readonly abort = Deferred.unsafeMake<void>(FiberId.none)
 
@@ -46,7 +43,9 @@ export class ManagerCore {
     readonly store: SessionStoreShape,
     readonly clock: Clock.Clock,
     readonly node: string,
-    meter: ManagerMetrics
+    meter: ManagerMetrics,
+    /** Shutdown and the `withSession` work in flight: owned here, changed only through `Gate`'s functions. */
+    readonly gate: Gate
   ) {
     this.meter = meter
     const now = () => clock.unsafeCurrentTimeMillis()
@@ -76,32 +75,45 @@ export class ManagerCore {
     scope: AsOwner | undefined,
     f: (id: SessionId, owner: OwnerId | undefined) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
-    return Effect.suspend((): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
-      if (!isSessionId(raw)) return Effect.fail(invalidSessionId(raw))
-      if (this.shuttingDown) {
-        return Effect.flatMap(
-          FiberRef.get(heldLeases),
-          (held): Effect.Effect<A, E | InvalidInput | ShuttingDown, R> => {
-            if (!held.has(raw)) return Effect.fail(new ShuttingDown())
-            const owner = scope?.owner === undefined ? Either.right(undefined) : validateOwnerId(scope.owner)
-            return Either.isLeft(owner) ? Effect.fail(owner.left) : f(raw, owner.right)
-          }
-        )
+    return Effect.flatMap(
+      this.gate.closing,
+      (closing): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
+        if (!isSessionId(raw)) return Effect.fail(invalidSessionId(raw))
+        if (closing) {
+          return Effect.flatMap(
+            FiberRef.get(heldLeases),
+            (held): Effect.Effect<A, E | InvalidInput | ShuttingDown, R> => {
+              if (!held.has(raw)) return Effect.fail(new ShuttingDown())
+              const owner = scope?.owner === undefined ? Either.right(undefined) : validateOwnerId(scope.owner)
+              return Either.isLeft(owner) ? Effect.fail(owner.left) : f(raw, owner.right)
+            }
+          )
+        }
+        let owner: OwnerId | undefined
+        if (scope?.owner !== undefined) {
+          const admitted = this.admitOwner(scope.owner)
+          if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
+          owner = admitted.right
+        }
+        const limited = this.limit(this.sessionLimits, "session", raw)
+        return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw, owner)
       }
-      let owner: OwnerId | undefined
-      if (scope?.owner !== undefined) {
-        const admitted = this.admitOwner(scope.owner)
-        if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
-        owner = admitted.right
-      }
-      const limited = this.limit(this.sessionLimits, "session", raw)
-      return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw, owner)
-    })
+    )
+  }
+
+  /**
+   * Runs `f` unless shutdown has begun (`ShuttingDown`), for calls not on one session. Checked each time the effect
+   * runs.
+   */
+  gated<A, E, R>(f: () => Effect.Effect<A, E, R>): Effect.Effect<A, E | ShuttingDown, R> {
+    return Effect.flatMap(
+      this.gate.closing,
+      (closing): Effect.Effect<A, E | ShuttingDown, R> => closing ? Effect.fail(new ShuttingDown()) : f()
+    )
   }
 
   /** Admits a call on behalf of an owner: a well-formed owner id and a token from the owner's bucket. */
   admitOwner(raw: unknown): Admitted<OwnerId> {
-    if (this.shuttingDown) return Either.left(new ShuttingDown())
     const owner = validateOwnerId(raw)
     if (Either.isLeft(owner)) return owner
     return this.limit(this.ownerLimits, "owner", owner.right)
@@ -199,35 +211,9 @@ export class ManagerCore {
     return Effect.succeed(s)
   }
 
-  /** Whether shutdown has begun: new calls are refused `ShuttingDown`. */
-  get closing(): boolean {
-    return this.shuttingDown
-  }
-
-  /** `withSession` calls running now. */
-  get inFlight(): number {
-    return this.working
-  }
-
   /** The sweeps run and failed so far. */
   get sweepCounts(): { readonly runs: number; readonly failures: number } {
     return { ...this.sweeps }
-  }
-
-  /** Begins shutdown: from now on new calls are refused; `drained` completes once no `withSession` work is left. */
-  beginShutdown(): void {
-    this.shuttingDown = true
-    if (this.working === 0) Deferred.unsafeDone(this.drained, Effect.void)
-  }
-
-  /** Counts a `withSession` call in and out, completing `drained` when shutdown waits for the last one. */
-  enter(): void {
-    this.working++
-  }
-
-  leave(): void {
-    this.working--
-    if (this.shuttingDown && this.working === 0) Deferred.unsafeDone(this.drained, Effect.void)
   }
 
   /** Counts one sweep that ran to its end, or one that failed or died. */

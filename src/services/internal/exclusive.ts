@@ -87,14 +87,17 @@ export const withSession = <A, E, R>(
       }
       return Effect.fiberIdWith((fiber) => {
         const holder = `${core.node}/${FiberId.threadName(fiber)}`
-        core.enter()
-        return core.locks.withPermit(
-          id,
-          holder,
-          core.config.lockTimeout,
-          leased(core, id, owner, holder, work, timeout, held)
-        ).pipe(
-          Effect.ensuring(Effect.sync(() => core.leave()))
+        // Counted in before anything can fail, out on every exit: shutdown waits for the last one out.
+        return Effect.acquireUseRelease(
+          core.gate.enter,
+          () =>
+            core.locks.withPermit(
+              id,
+              holder,
+              core.config.lockTimeout,
+              leased(core, id, owner, holder, work, timeout, held)
+            ),
+          () => core.gate.leave
         )
       })
     })

@@ -5,7 +5,7 @@
 import { Deferred, Effect, Either, Fiber, Option } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { validateData } from "../../domain/Data.js"
-import { type InvalidInput, SessionNotFound, ShuttingDown, type StoreFailure } from "../../domain/Errors.js"
+import { type InvalidInput, SessionNotFound, type StoreFailure } from "../../domain/Errors.js"
 import {
   defaultKind,
   makeSessionId,
@@ -15,6 +15,7 @@ import {
 } from "../../domain/Ids.js"
 import { newSession } from "../../domain/Lifecycle.js"
 import { type EndReason, liveCount, type Session, statuses } from "../../domain/Session.js"
+import * as Gate from "../Gate.js"
 import type { AsOwner, ManagerOptions, SessionManagerShape } from "../SessionManager.js"
 import { type Cursor, type Inserted, SessionStore, SessionStoreSync } from "../SessionStore.js"
 import { boundedStore } from "./BoundedStore.js"
@@ -41,23 +42,21 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       clock,
       tracing: options.tracing === true
     })
-    const core = new ManagerCore(config, store, clock, options.node ?? randomNode(), meter)
+    const core = new ManagerCore(config, store, clock, options.node ?? randomNode(), meter, yield* Gate.make)
     meter.resync(yield* store.counts)
 
     const sweeper = options.sweeper === false ? undefined : yield* Effect.forkScoped(sweepLoop(core))
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        core.beginShutdown()
+        yield* core.gate.close
         if (sweeper !== undefined) yield* Fiber.interrupt(sweeper)
-        if (core.inFlight > 0) {
-          // Finalizers run uninterruptibly; the wait must be interruptible for its deadline to end it.
-          const finished = yield* Effect.option(
-            Effect.interruptible(Effect.timeout(Deferred.await(core.drained), config.shutdownDeadline))
-          )
-          if (Option.isNone(finished)) {
-            yield* Deferred.succeed(core.abort, undefined)
-            yield* Deferred.await(core.drained)
-          }
+        // Finalizers run uninterruptibly; the wait must be interruptible for its deadline to end it.
+        const finished = yield* Effect.option(
+          Effect.interruptible(Effect.timeout(core.gate.drained, config.shutdownDeadline))
+        )
+        if (Option.isNone(finished)) {
+          yield* Deferred.succeed(core.abort, undefined)
+          yield* core.gate.drained
         }
         core.log.close()
         yield* Effect.catchAllCause(
@@ -90,7 +89,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
     }
 
     const create = (input: Parameters<SessionManagerShape["create"]>[0]): Op<"create"> =>
-      Effect.suspend((): Op<"create"> => {
+      core.gated((): Op<"create"> => {
         const owner = core.admitOwner(input.owner)
         if (Either.isLeft(owner)) return Effect.fail(owner.left)
         const name = input.name === undefined || input.name === null
@@ -123,10 +122,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
             : Either.left(new SessionNotFound({ id }))))
 
     const list = (query: Parameters<SessionManagerShape["list"]>[0] = {}): Op<"list"> =>
-      Effect.suspend((): Op<"list"> => {
-        if (core.closing) {
-          return Effect.fail(new ShuttingDown())
-        }
+      core.gated((): Op<"list"> => {
         const owner = query.owner === undefined ? Either.right(undefined) : core.admitOwner(query.owner)
         if (Either.isLeft(owner)) {
           return Effect.fail(owner.left)
@@ -237,7 +233,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       active: (rawOwner) =>
         traced(
           "active",
-          Effect.suspend((): Op<"active"> => {
+          core.gated((): Op<"active"> => {
             const owner = core.admitOwner(rawOwner)
             return Either.isLeft(owner) ? Effect.fail(owner.left) : store.getActive(owner.right)
           })
@@ -256,10 +252,10 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
               Effect.as(Effect.map(store.counts, (counts) => core.meter.resync(counts)), removed))
           })
         ),
-      stats: Effect.map(store.counts, (counts) => ({
+      stats: Effect.zipWith(store.counts, core.gate.inFlight, (counts, inFlight) => ({
         counts,
         live: liveCount(counts),
-        inFlight: core.inFlight,
+        inFlight,
         locksHeld: core.locks.size,
         rateLimitKeys: core.sessionLimits.size + core.ownerLimits.size,
         events: { epoch: core.log.epoch, lastSeq: core.log.lastSeq, buffered: core.log.buffered },
@@ -268,16 +264,14 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       ownerStats: (rawOwner) =>
         traced(
           "ownerStats",
-          Effect.suspend((): Op<"ownerStats"> => {
+          core.gated((): Op<"ownerStats"> => {
             const owner = core.admitOwner(rawOwner)
             return Either.isLeft(owner) ? Effect.fail(owner.left) : store.ownerCounts(owner.right)
           })
         ),
       events: (after) => core.log.subscribe(after),
       eventEpoch: core.log.epoch,
-      sweep: Effect.suspend((): SessionManagerShape["sweep"] =>
-        core.closing ? Effect.fail(new ShuttingDown()) : sweepOnce(core)
-      )
+      sweep: core.gated(() => sweepOnce(core))
     }
     return shape
   })

@@ -5,24 +5,10 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Context, Deferred, Effect, Option, Ref } from "effect"
 import type { RateLimited } from "../../../domain/Errors.js"
+import * as Gate from "../../../services/Gate.js"
 import { cachedVerifier, type Principal, type SigningKey, type TokenRefusal } from "../Auth.js"
 import type { ServiceConfig } from "../ServiceConfig.js"
 import { budget } from "./budgets.js"
-
-/**
- * Requests in flight, and whether the service is draining (refusing new requests while those in flight finish).
- * Plain counters: requests enter and leave on the one JavaScript thread, and the count is read only to drain.
- */
-export class RequestGate {
-  inFlight = 0
-  draining = false
-  enter(): void {
-    this.inFlight++
-  }
-  leave(): void {
-    this.inFlight--
-  }
-}
 
 /** The event streams each token subject holds open, at most `max` each. */
 export class StreamSlots {
@@ -51,7 +37,8 @@ export interface HttpServiceShape {
   readonly verify: (token: string) => Effect.Effect<Principal, TokenRefusal>
   /** The browser origins allowed to call the API; replaced as a whole when an operator sets it. */
   readonly origins: Ref.Ref<ReadonlySet<string>>
-  readonly gate: RequestGate
+  /** Requests in flight, and whether the service is draining (refusing new ones while those finish). */
+  readonly gate: Gate.Gate
   /** Completed when the service begins to stop: event streams end on it. */
   readonly stopping: Deferred.Deferred<void>
   /** Takes one request from the budget of the client's address (`anonymousRateLimit`), `RateLimited` past it. */
@@ -81,7 +68,7 @@ export class HttpService extends Context.Tag("effect-sessions/http/HttpService")
         ...options,
         verify,
         origins: yield* Ref.make<ReadonlySet<string>>(new Set(options.config.corsOrigins)),
-        gate: new RequestGate(),
+        gate: yield* Gate.make,
         stopping: yield* Deferred.make<void>(),
         takeAnonymous,
         unlessAuthenticated: (request) => {

@@ -147,7 +147,7 @@ export const requestGuard = (service: HttpServiceShape) => (app: HttpApp.Default
     const path = request.url.split("?")[0] ?? "/"
     let cors: Record<string, string> | undefined
     const answer = Effect.gen(function*() {
-      if (service.gate.draining) return yield* Effect.fail(new ShuttingDown())
+      if (yield* service.gate.closing) return yield* Effect.fail(new ShuttingDown())
       const origin = headers["origin"]
       if (origin !== undefined && !sameOrigin(origin, headers["host"])) {
         const allowed = yield* Ref.get(service.origins)
@@ -184,18 +184,19 @@ export const requestGuard = (service: HttpServiceShape) => (app: HttpApp.Default
           new OperationTimeout({ operation: `${request.method} ${path}`, after: service.config.requestTimeout })
       })
     })
-    service.gate.enter()
-    return yield* answer.pipe(
+    const counted = Effect.acquireUseRelease(service.gate.enter, () => answer, () => service.gate.leave)
+    return yield* counted.pipe(
       Effect.catchAllCause((cause) => translate(service, cause, request, requestId)),
-      Effect.map((response) => {
-        let answered = HttpServerResponse.setHeader(response, "x-request-id", requestId)
-        if (cors !== undefined) answered = HttpServerResponse.setHeaders(answered, cors)
-        // Draining: the client is told to open no more requests on this connection, so none arrives as it closes.
-        if (service.gate.draining) answered = HttpServerResponse.setHeader(answered, "connection", "close")
-        return answered
-      }),
+      Effect.flatMap((response) =>
+        Effect.map(service.gate.closing, (closing) => {
+          let answered = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+          if (cors !== undefined) answered = HttpServerResponse.setHeaders(answered, cors)
+          // Draining: the client is told to open no more requests on this connection, so none arrives as it closes.
+          if (closing) answered = HttpServerResponse.setHeader(answered, "connection", "close")
+          return answered
+        })
+      ),
       Effect.onExit((exit) => {
-        service.gate.leave()
         const status = exit._tag === "Success" ? exit.value.status : 499
         const millis = Number(clock.unsafeCurrentTimeNanos() - started) / 1e6
         return Effect.zipRight(
