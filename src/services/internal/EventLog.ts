@@ -1,16 +1,25 @@
 /**
- * The manager's event log: a ring buffer of the last `capacity` events that subscribers read by sequence number.
+ * The manager's event log: a ring of the last `capacity` events, for replay after a sequence number, and live
+ * delivery to each subscriber through a bounded queue of its own.
  *
- * Publishing is O(1) and never waits for anyone. A subscriber is only a cursor: one that stops reading holds no
- * memory and slows nothing; when it reads again after the buffer moved past it, it receives `EventsMissed` for the
- * events it lost (counted through `onDropped`) and goes on from the oldest event still kept.
+ * Publishing is O(subscribers) and never waits for anyone: each subscriber's queue is a sliding `Queue` of `capacity`
+ * events, so a subscriber that stops reading keeps at most that many (references to events the ring holds anyway)
+ * and, once its queue is full, the oldest are dropped for it. When it reads again, the gap in sequence numbers is
+ * reported as `EventsMissed` (counted through `onDropped`) in place of what it lost. Closing ends every subscription
+ * once it has read what was published.
  */
-import { Chunk, Deferred, Effect, Exit, FiberId, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Queue, Stream } from "effect"
 import type { EventPosition, EventsMissed, SessionEvent, SubscriptionItem } from "../../domain/Events.js"
 
 /** An event before the log numbers it. */
 export type UnnumberedEvent = SessionEvent extends infer E ? E extends SessionEvent ? Omit<E, "seq"> : never : never
 
+/** What a subscriber's queue carries: events, and the end of the log. */
+type Delivery = SessionEvent | typeof ended
+
+const ended = Symbol.for("effect-sessions/EventLog/ended")
+
+/** Most items a subscriber takes from its queue at once. */
 const readBatch = 512
 
 /** A bounded log of session events with replay and live subscriptions. */
@@ -18,7 +27,7 @@ export class EventLog {
   private readonly ring: Array<SessionEvent | undefined>
   /** The sequence number the next event gets; events 1 .. lastSeq have been published. */
   private nextSeq = 1
-  private wake: Deferred.Deferred<void> | null = null
+  private readonly subscribers = new Set<Queue.Queue<Delivery>>()
   private closed = false
 
   constructor(
@@ -41,34 +50,28 @@ export class EventLog {
   }
 
   /**
-   * Numbers and stores an event, overwriting the oldest when full, and wakes waiting subscribers. The event object is
-   * the log's from then on: it is numbered in place rather than copied.
+   * Numbers and stores an event, overwriting the oldest when full, and offers it to every subscriber's queue. The
+   * event object is the log's from then on: it is numbered in place rather than copied.
    */
   publish(event: UnnumberedEvent): SessionEvent {
     const numbered = event as { seq?: number } & UnnumberedEvent
     numbered.seq = this.nextSeq
     this.ring[this.nextSeq % this.capacity] = numbered as SessionEvent
     this.nextSeq++
-    if (this.wake !== null) {
-      const wake = this.wake
-      this.wake = null
-      Deferred.unsafeDone(wake, Exit.void)
-    }
+    for (const queue of this.subscribers) Queue.unsafeOffer(queue, numbered as SessionEvent)
     return numbered as SessionEvent
   }
 
   /**
-   * Events after `after` (at most `max`), preceded by an `EventsMissed` when some were already dropped, and the
-   * cursor to continue from.
+   * Events after `after` still in the ring (at most `max`), preceded by an `EventsMissed` when some were already
+   * dropped, and the cursor to continue from.
    */
-  read(after: number, max: number): { readonly items: Array<SubscriptionItem>; readonly cursor: number } {
+  private replay(after: number, max: number): { readonly items: Array<SubscriptionItem>; readonly cursor: number } {
     const oldest = Math.max(1, this.nextSeq - this.capacity)
     const items: Array<SubscriptionItem> = []
     let from = after + 1
     if (from < oldest) {
-      const missed: EventsMissed = { _tag: "EventsMissed", from, count: oldest - from }
-      items.push(missed)
-      this.onDropped(missed.count)
+      items.push(this.missed(from, oldest - from))
       from = oldest
     }
     const to = Math.min(this.nextSeq, from + max)
@@ -76,11 +79,20 @@ export class EventLog {
     return { items, cursor: to - 1 }
   }
 
+  private missed(from: number, count: number, restarted?: true): EventsMissed {
+    if (count > 0) this.onDropped(count)
+    return restarted === undefined ? { _tag: "EventsMissed", from, count } : {
+      _tag: "EventsMissed",
+      from,
+      count,
+      restarted
+    }
+  }
+
   /** Ends every subscription once it has read what was published. */
   close(): void {
     this.closed = true
-    if (this.wake !== null) Deferred.unsafeDone(this.wake, Exit.void)
-    this.wake = null
+    for (const queue of this.subscribers) Queue.unsafeOffer(queue, ended)
   }
 
   /**
@@ -89,31 +101,55 @@ export class EventLog {
    * another epoch (before a restart) gets an `EventsMissed` with `restarted`, then every event still kept.
    */
   subscribe(after?: number | EventPosition): Stream.Stream<SubscriptionItem> {
+    // Where it starts is fixed now, when the subscription is made, not when the stream first runs.
     const foreign = typeof after === "object" && after.epoch !== this.epoch
     const start = after === undefined ? this.lastSeq : typeof after === "number" ? after : foreign ? 0 : after.seq
-    return Stream.suspend(() => {
+    return Stream.unwrapScoped(Effect.gen(this, function*() {
+      // Sliding: a subscriber that stops reading keeps the newest `capacity` events; the gap tells it what it lost.
+      const queue = yield* Effect.acquireRelease(
+        Effect.tap(Queue.sliding<Delivery>(this.capacity + 1), (queue) =>
+          Effect.sync(() => {
+            this.subscribers.add(queue)
+            if (this.closed) Queue.unsafeOffer(queue, ended)
+          })),
+        (queue) => Effect.zipRight(Effect.sync(() => this.subscribers.delete(queue)), Queue.shutdown(queue))
+      )
+      // Registered before the replay is read, so nothing published in between is lost (the cursor skips repeats).
       let cursor = Math.max(0, Math.min(start, this.lastSeq))
-      let restarted = foreign
-      const pull: Effect.Effect<Chunk.Chunk<SubscriptionItem>, Option.Option<never>> = Effect.suspend(() => {
-        if (restarted) {
-          restarted = false
-          const oldest = Math.max(1, this.nextSeq - this.capacity)
-          cursor = oldest - 1
-          if (cursor > 0) this.onDropped(cursor)
-          return Effect.succeed(
-            Chunk.of<SubscriptionItem>({ _tag: "EventsMissed", from: 1, count: cursor, restarted: true })
-          )
+      const head: Array<SubscriptionItem> = []
+      if (foreign) {
+        const oldest = Math.max(1, this.nextSeq - this.capacity)
+        head.push(this.missed(1, oldest - 1, true))
+        cursor = oldest - 1
+      }
+      const backlog: Array<Chunk.Chunk<SubscriptionItem>> = []
+      while (cursor < this.lastSeq) {
+        const batch = this.replay(cursor, readBatch)
+        backlog.push(Chunk.unsafeFromArray(batch.items))
+        cursor = batch.cursor
+      }
+      let done = false
+      const live = Effect.flatMap(Queue.takeBetween(queue, 1, readBatch), (taken) => {
+        const items: Array<SubscriptionItem> = []
+        for (const item of taken) {
+          if (item === ended) {
+            done = true
+            break
+          }
+          if (item.seq <= cursor) continue
+          if (item.seq > cursor + 1) items.push(this.missed(cursor + 1, item.seq - cursor - 1))
+          items.push(item)
+          cursor = item.seq
         }
-        if (cursor < this.lastSeq) {
-          const batch = this.read(cursor, readBatch)
-          cursor = batch.cursor
-          return Effect.succeed(Chunk.unsafeFromArray(batch.items))
-        }
-        if (this.closed) return Effect.fail(Option.none())
-        if (this.wake === null) this.wake = Deferred.unsafeMake(FiberId.none)
-        return Effect.zipRight(Deferred.await(this.wake), pull)
+        return Effect.succeed(Chunk.unsafeFromArray(items))
       })
-      return Stream.repeatEffectChunkOption(pull)
-    })
+      const pull: Effect.Effect<Chunk.Chunk<SubscriptionItem>, Option.Option<never>> = Effect.suspend(() =>
+        done ? Effect.fail(Option.none()) : live
+      )
+      return Stream.concat(
+        Stream.fromChunks(Chunk.unsafeFromArray(head), ...backlog),
+        Stream.repeatEffectChunkOption(pull)
+      )
+    }))
   }
 }
