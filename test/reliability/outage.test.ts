@@ -6,7 +6,6 @@
  */
 import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Context, Duration, Effect, Either, Exit, Layer, Logger, LogLevel, Scope } from "effect"
 import * as Path from "node:path"
 import { layer as serverLayer } from "../../src/adapters/http/Server.js"
@@ -16,9 +15,10 @@ import { SqliteStore } from "../../src/sqlite.js"
 import * as FaultyStore from "../support/FaultyStore.js"
 import { config } from "../support/manager.js"
 import { makeDir, removeDir, secret, sign } from "../support/service.js"
+import { lostIn } from "./support/database.js"
 import { report, Tally } from "./support/figures.js"
 import { keepAlive, type Outcome, request } from "./support/http.js"
-import { Ledger, type Stored } from "./support/ledger.js"
+import { Ledger } from "./support/ledger.js"
 import { runClient, type Sent } from "./support/load.js"
 import { fork, seeded } from "./support/random.js"
 
@@ -146,16 +146,7 @@ describe("a store that stops answering, behind the HTTP service", () => {
         await service.stop()
       }
       // Every acknowledged write is in the file, read directly.
-      const db = new Database(filename, { readonly: true })
-      const read = db.prepare("SELECT version, status, data FROM sessions WHERE id = ?")
-      const stored = (id: string): Stored | undefined => {
-        const row = read.get(id) as { version: number; status: string; data: string } | undefined
-        return row === undefined
-          ? undefined
-          : { id, version: row.version, status: row.status, data: JSON.parse(row.data) }
-      }
-      expect(ledger.lost(stored)).toEqual([])
-      db.close()
+      expect(lostIn(filename, ledger)).toEqual([])
       removeDir(dir)
     },
     60_000

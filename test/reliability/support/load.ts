@@ -28,12 +28,14 @@ export interface Client {
   readonly agent?: Http.Agent | undefined
   /** Called with every request once it ended. */
   readonly onSent?: ((sent: Sent) => void) | undefined
+  /** Requests sent and not yet answered, by operation (shared by clients, to pick a moment with one in flight). */
+  readonly inFlight?: Tally | undefined
 }
 
 const ops = ["create", "put", "patch", "patch", "touch", "get", "put", "close"] as const
 
 /** Records the session an answer carries, if it is a 2xx with one. */
-const acknowledge = (ledger: Ledger, outcome: Outcome) => {
+export const acknowledge = (ledger: Ledger, outcome: Outcome) => {
   if (outcome._tag !== "Answered" || outcome.status < 200 || outcome.status >= 300) return
   const session = outcome.json
   if (session !== undefined && typeof session["id"] === "string" && typeof session["version"] === "number") {
@@ -64,6 +66,7 @@ export const runClient = async (client: Client, stop: () => boolean): Promise<vo
     const started = Date.now()
     const send = (method: string, to: string, body?: unknown) =>
       request(client.url(), method, to, { token: client.token, agent: client.agent, body, timeout: 30_000 })
+    client.inFlight?.add(op)
     const outcome: Outcome = await (() => {
       switch (op) {
         case "create":
@@ -80,6 +83,7 @@ export const runClient = async (client: Client, stop: () => boolean): Promise<vo
           return send("DELETE", `${path}?reason=done`)
       }
     })()
+    client.inFlight?.add(op, -1)
     acknowledge(client.ledger, outcome)
     client.outcomes.add(outcomeKey(op, outcome))
     client.onSent?.({ op, started, ended: Date.now(), outcome })
