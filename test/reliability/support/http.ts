@@ -5,6 +5,7 @@
  */
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import type { Body } from "../../support/service.js"
 
 /** What became of one request: an answer, or a connection failure and whether the request had been written. */
@@ -93,3 +94,54 @@ export const residentBytes = (pid: number): number => {
   if (kib === null) throw new Error(`no VmRSS for process ${pid}`)
   return Number(kib[1]) * 1024
 }
+
+/** What a client that never finished its body got: the status line's code (if any), the text, and when it ended. */
+export interface Stalled {
+  readonly status: number | undefined
+  readonly text: string
+  /** Milliseconds until the service answered or closed the connection (`undefined`: neither within `wait`). */
+  readonly endedAfter: number | undefined
+}
+
+/**
+ * Sends a request whose body is announced as `declared` bytes but stops after `sent` bytes, keeps the connection
+ * open, and reports what the service did within `wait` milliseconds.
+ */
+export const stalledBody = (
+  url: string,
+  path: string,
+  options: { readonly token: string; readonly declared: number; readonly sent: string; readonly wait: number }
+): Promise<Stalled> =>
+  new Promise((resolve) => {
+    const target = new URL(url)
+    const started = Date.now()
+    const socket = Net.connect(Number(target.port), target.hostname)
+    let text = ""
+    let done = false
+    const finish = (endedAfter: number | undefined) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      const match = /^HTTP\/1\.[01] (\d{3})/.exec(text)
+      resolve({ status: match === null ? undefined : Number(match[1]), text, endedAfter })
+    }
+    const timer = setTimeout(() => finish(undefined), options.wait)
+    socket.on("connect", () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: ${target.host}\r\nAuthorization: Bearer ${options.token}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${options.declared}\r\n\r\n${options.sent}`
+      )
+    })
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk.toString("utf8")
+      // A whole answer: headers and as much body as they announce.
+      const head = text.indexOf("\r\n\r\n")
+      const length = /content-length: (\d+)/i.exec(text)
+      if (head >= 0 && length !== null && Buffer.byteLength(text.slice(head + 4)) >= Number(length[1])) {
+        finish(Date.now() - started)
+      }
+    })
+    socket.on("close", () => finish(Date.now() - started))
+    socket.on("error", () => finish(Date.now() - started))
+  })
