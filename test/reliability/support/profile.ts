@@ -11,8 +11,8 @@ const positive = (name: string, fallback: number): number => {
   return value
 }
 
-/** Concurrent manager operations per store in the concurrency scenario (`RELIABILITY_OPERATIONS`). */
-export const concurrencyOperations = (): number => Math.floor(positive("RELIABILITY_OPERATIONS", 20_000))
+/** Concurrent manager operations per store and capacity policy in the concurrency scenario (`RELIABILITY_OPERATIONS`). */
+export const concurrencyOperations = (): number => Math.floor(positive("RELIABILITY_OPERATIONS", 10_000))
 
 /** How long the soak churns, in seconds (`RELIABILITY_SOAK_SECONDS`; 60 in `npm test`, 600 in `npm run soak`). */
 export const soakSeconds = (): number => positive("RELIABILITY_SOAK_SECONDS", 60)
