@@ -228,7 +228,7 @@ describe.each(stores)("store faults on the %s", (name, inner) => {
         const w = makeWorkload(owners, 200)
         yield* seed(m, w, 100)
         const before = yield* retriesOf(silent.instance)
-        faults.random({ fault: "hang", probability: 0.05, next: fork(random).next })
+        faults.random({ fault: "hang", probability: 0.1, next: fork(random).next })
         const exits = yield* churn(m, faults, w, random, scaled(300))
         faults.clear()
         yield* TestClock.adjust("1 minute")
