@@ -123,6 +123,7 @@ describe("crashes of the service under load", () => {
             timeout: 30_000
           })
           expect(patched).toMatchObject({ _tag: "Answered", status: 200 })
+          recoveries.push(Date.now() - killedAt)
         }
         last.child.kill("SIGTERM")
         expect(await last.exited).toBe(0)
