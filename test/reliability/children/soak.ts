@@ -129,8 +129,9 @@ const program = Effect.gen(function*() {
         }
       })
     })
-  while (Date.now() < until) {
-    yield* Effect.sleep(Duration.millis(sampleEvery))
+  // Samples on a fixed grid from the start, so their number does not drift with the time each one takes.
+  for (let k = 1; started + k * sampleEvery <= until; k++) {
+    yield* Effect.sleep(Duration.millis(Math.max(0, started + k * sampleEvery - Date.now())))
     yield* sample("sample")
   }
   yield* Fiber.join(load)
