@@ -68,7 +68,16 @@ if (scale > 1) {
       "tsconfig.build.json"
     ])
   )
-  for (const file of ["faults.test.ts", "latency.test.ts", "outage.test.ts", "crashes.test.ts", "hostile.test.ts", "shutdown.test.ts"]) {
+  for (
+    const file of [
+      "faults.test.ts",
+      "latency.test.ts",
+      "outage.test.ts",
+      "crashes.test.ts",
+      "hostile.test.ts",
+      "shutdown.test.ts"
+    ]
+  ) {
     parts.push(() => scenario(file))
   }
 }
