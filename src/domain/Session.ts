@@ -23,10 +23,16 @@ export const EpochMillis = Schema.Number.pipe(
 )
 export type EpochMillis = typeof EpochMillis.Type
 
+/**
+ * `clock`'s time now as a stored instant: whole milliseconds (a clock may read fractions, as `TestClock` does after a
+ * jittered delay; instants are stored and checked in whole milliseconds, so every reader decodes what was written).
+ */
+export const epochMillisOf = (clock: Clock.Clock): EpochMillis =>
+  Math.floor(clock.unsafeCurrentTimeMillis()) as EpochMillis
+
 /** Now, as an instant, from the current `Clock` (so `TestClock` drives it). */
-export const currentEpochMillis: Effect.Effect<EpochMillis> = Effect.map(
-  Clock.currentTimeMillis,
-  (millis) => millis as EpochMillis
+export const currentEpochMillis: Effect.Effect<EpochMillis> = Effect.clockWith((clock) =>
+  Effect.sync(() => epochMillisOf(clock))
 )
 
 /** A span of time in milliseconds (a response time, or a session's limit). */

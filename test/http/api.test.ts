@@ -319,7 +319,7 @@ describe.each(modes)("HTTP API (%s)", (_mode, start) => {
 
     const unknown = await call(service, "GET", "/no/such/route", { token: alice })
     expect(unknown.status).toBe(404)
-    expect(unknown.json).toMatchObject({ _tag: "RouteNotFound", method: "GET", path: "/no/such/route" })
+    expect(unknown.json).toEqual({ _tag: "RouteNotFound", method: "GET" })
 
     const wrongMethod = await call(service, "PATCH", "/active", { token: alice, body: {} })
     expect(wrongMethod.status).toBe(404)

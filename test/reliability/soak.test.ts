@@ -65,6 +65,7 @@ describe(`soak (${seconds} s)`, () => {
         locksHeld: locks,
         rateLimitKeys,
         sweepLagMs: { max: lagMax, p99Max: Math.max(...samples.map((s) => s.lagP99 ?? 0)) },
+        sweepMsMax: final.sweepMsMax,
         fileKiB: { reference: reference.dbBytes / 1024, referenceAt: reference.t, end: final.dbBytes / 1024 },
         walKiB: final.walBytes / 1024
       })
@@ -82,7 +83,9 @@ describe(`soak (${seconds} s)`, () => {
       expect(rateLimitKeys.within, `rate-limit keys: ${JSON.stringify(rateLimitKeys)}`).toBe(true)
       expect(Math.max(...samples.map((s) => s.rateLimitKeys))).toBeLessThanOrEqual(soakConfig.rateLimitKeys)
       expect(final.dbBytes).toBeLessThanOrEqual(fileLimit)
-      expect(lagMax).toBeLessThan(sweepInterval)
+      // An expiry is recorded within one sweep interval (start to start) and the time that sweep took to reach it;
+      // the event is then delivered at once. The allowance beyond the interval is the longest sweep measured.
+      expect(lagMax).toBeLessThan(sweepInterval + final.sweepMsMax + 50)
     } finally {
       removeDir(dir)
     }

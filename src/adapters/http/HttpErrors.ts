@@ -62,11 +62,22 @@ export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaTyp
   }
 }
 
-/** No route has this method and path (404). */
+/** No route has this method and path (404). The path is not repeated back: the caller sent it. */
 export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()("RouteNotFound", {
-  method: Schema.String,
-  path: Schema.String
+  method: Schema.String
 }, HttpApiSchema.annotations({ status: 404 })) {}
+
+/**
+ * The request's body did not arrive within the request deadline (408): the client stalled. Work that runs past the
+ * deadline once the request has arrived is `OperationTimeout` (504) instead.
+ */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", {
+  afterMs: Schema.Number
+}, HttpApiSchema.annotations({ status: 408 })) {
+  override get message() {
+    return `the request's body did not arrive within ${this.afterMs}ms`
+  }
+}
 
 /** A fault of the service itself, never of the input (500). Logged with its cause; the body says no more. */
 export class ServerFault extends Schema.TaggedError<ServerFault>()("ServerFault", {
@@ -113,6 +124,7 @@ export const allErrors = {
   PayloadTooLarge,
   UnsupportedMediaType,
   RouteNotFound,
+  RequestTimeout,
   ServerFault
 } as const
 

@@ -95,7 +95,8 @@ const settings = defineSettings<ServiceConfig>({
   }),
   requestTimeout: Field.duration({
     default: Duration.seconds(30),
-    doc: "Deadline of a request's work; past it the work is cancelled and the client gets 504."
+    doc:
+      "Deadline of a request's work; past it the work is cancelled and the client gets 504 (408 when its body had not arrived)."
   }),
   headersTimeout: Field.duration({
     default: Duration.seconds(10),

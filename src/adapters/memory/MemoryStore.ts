@@ -9,7 +9,7 @@
  * `counts` O(1). Time is read only through `Clock`.
  */
 import { Context, Effect, Either, Layer } from "effect"
-import type { EpochMillis } from "../../domain/Session.js"
+import { epochMillisOf } from "../../domain/Session.js"
 import {
   fromSync,
   SessionStore,
@@ -42,7 +42,7 @@ const syncOver = (state: MemoryState): SessionStoreSyncShape => ({
 
 const fresh = Effect.map(
   Effect.clock,
-  (clock) => syncOver(new MemoryState(() => clock.unsafeCurrentTimeMillis() as EpochMillis))
+  (clock) => syncOver(new MemoryState(() => epochMillisOf(clock)))
 )
 
 /** Builds an empty in-memory store that reads time from the current `Clock`. */

@@ -22,7 +22,7 @@ import { Cause, Config, Context, Duration, Effect, Either, Layer, Option, Queue 
 import * as Path from "node:path"
 import { configFromEnv, parseDuration } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
-import type { EpochMillis } from "../../domain/Session.js"
+import { epochMillisOf } from "../../domain/Session.js"
 import { fromSync, SessionStore, SessionStoreSync, type SessionStoreSyncShape } from "../../services/SessionStore.js"
 import { openDatabase } from "./internal/database.js"
 import { storeFailure } from "./internal/errors.js"
@@ -99,7 +99,7 @@ export const makeSync = (options: SqliteStoreOptions) =>
     const wakeups = yield* Queue.dropping<void>(1)
     const state: SqliteState = new SqliteState(
       db,
-      () => clock.unsafeCurrentTimeMillis() as EpochMillis,
+      () => epochMillisOf(clock),
       options.maxPendingTouches ?? 10_000,
       Duration.toMillis(coalesce) > 0,
       () => Queue.unsafeOffer(wakeups, undefined)

@@ -7,7 +7,7 @@ import type { SessionsConfig } from "../../domain/Config.js"
 import { type InvalidInput, RateLimited, SessionEnded, ShuttingDown } from "../../domain/Errors.js"
 import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
-import { type EndReason, type EpochMillis, isEnded, type Session } from "../../domain/Session.js"
+import { type EndReason, type EpochMillis, epochMillisOf, isEnded, type Session } from "../../domain/Session.js"
 import { TokenBuckets } from "../../domain/TokenBuckets.js"
 import type { Gate } from "../Gate.js"
 import type { AsOwner } from "../SessionManager.js"
@@ -60,7 +60,7 @@ export class ManagerCore {
   }
 
   now(): EpochMillis {
-    return this.clock.unsafeCurrentTimeMillis() as EpochMillis
+    return epochMillisOf(this.clock)
   }
 
   /**

@@ -2,7 +2,7 @@
  * Work that holds a session exclusively: status and data writes under the session's permit, and `withSession` with
  * its store lease, renewal, fencing token, deadline and shutdown abort.
  */
-import { Deferred, Duration, Effect, Either, FiberId, FiberRef } from "effect"
+import { Deferred, Duration, Effect, Either, Fiber, FiberId, FiberRef } from "effect"
 import {
   type InvalidTransition,
   OperationTimeout,
@@ -131,9 +131,15 @@ const leased = <A, E, R>(
       })
     )
     // Activity is recorded while the lease still protects the session from expiry, then the lease goes.
+    // In a fiber of its own, interruptible: a finalizer runs uninterruptibly, so a store call made there could not be
+    // ended by its own deadline (`storeTimeout`), and a store that stops answering would hold the work open forever.
+    // The caller's own interruption does not reach it: the lease is still released.
     const finish = Effect.flatMap(core.store.touch(id), (t) => core.afterActivity(t, false)).pipe(
       Effect.ignore,
-      Effect.zipRight(Effect.ignore(core.store.releaseLease(lease)))
+      Effect.zipRight(Effect.ignore(core.store.releaseLease(lease))),
+      Effect.interruptible,
+      Effect.forkDaemon,
+      Effect.flatMap(Fiber.join)
     )
     return yield* Effect.ensuring(run, finish)
   })

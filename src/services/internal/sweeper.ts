@@ -42,8 +42,9 @@ export const sweepOnce = (core: ManagerCore) =>
   })
 
 /**
- * The sweeper: a sweep now and then every `sweepInterval` after the previous one ends. A tick that fails or dies is
- * logged and counted, and the next tick runs as planned. Runs until interrupted.
+ * The sweeper: a sweep now and then one every `sweepInterval` (start to start; a sweep that runs longer than that
+ * is followed by the next at once, never by several). A tick that fails or dies is logged and counted, and the next
+ * tick runs as planned. Runs until interrupted.
  */
 export const sweepLoop = (core: ManagerCore): Effect.Effect<never> =>
   sweepOnce(core).pipe(
@@ -53,6 +54,8 @@ export const sweepLoop = (core: ManagerCore): Effect.Effect<never> =>
         core.meter.count(metrics.sweepFailures)
       }).pipe(Effect.zipRight(Effect.logError("effect-sessions: sweep failed; the next one runs as planned", cause)))
     ),
-    Effect.repeat(Schedule.spaced(core.config.sweepInterval)),
+    // From start to start, not from the end of one to the start of the next: a sweep's own time does not delay the
+    // next, so an expiry is recorded at most one interval (and the sweep's time to reach it) after it happens.
+    Effect.repeat(Schedule.fixed(core.config.sweepInterval)),
     Effect.zipRight(Effect.never)
   )

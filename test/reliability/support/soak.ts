@@ -35,6 +35,8 @@ export interface Sample {
   readonly lagCount: number
   readonly lagP99: number | null
   readonly lagMax: number | null
+  /** The longest sweep so far, in milliseconds. */
+  readonly sweepMsMax: number
   readonly dbBytes: number
   readonly walBytes: number
 }

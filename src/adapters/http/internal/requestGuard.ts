@@ -12,10 +12,18 @@ import { hasBody, type HttpMethod } from "@effect/platform/HttpMethod"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Cause, Effect, Metric, MetricBoundaries, Option, Ref, Schema } from "effect"
+import { Cause, Duration, Effect, Metric, MetricBoundaries, Option, Ref, Schema } from "effect"
 import * as Crypto from "node:crypto"
 import { OperationTimeout, RateLimited, ShuttingDown } from "../../../domain/Errors.js"
-import { allErrors, Forbidden, PayloadTooLarge, RouteNotFound, ServerFault, statusTable } from "../HttpErrors.js"
+import {
+  allErrors,
+  Forbidden,
+  PayloadTooLarge,
+  RequestTimeout,
+  RouteNotFound,
+  ServerFault,
+  statusTable
+} from "../HttpErrors.js"
 import { bodyError, checkedBody } from "./body.js"
 import { retryAfterSeconds } from "./budgets.js"
 import { decodeFailure } from "./decodeFailure.js"
@@ -121,7 +129,7 @@ const translate = (
   const error = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
   if (error instanceof HttpApiDecodeError) return Effect.succeed(errorResponse(decodeFailure(error), request))
   if (error instanceof HttpServerError.RouteNotFound) {
-    const notFound = new RouteNotFound({ method: request.method, path: request.url.split("?")[0] ?? "/" })
+    const notFound = new RouteNotFound({ method: request.method })
     return Effect.match(service.unlessAuthenticated(request), {
       onFailure: (limited) => errorResponse(limited, request),
       onSuccess: () => errorResponse(notFound, request)
@@ -178,10 +186,15 @@ export const requestGuard = (service: HttpServiceShape) => (app: HttpApp.Default
           checkedBody(request, service.config.maxBodyBytes)
         )
         : app
+      const deadline = service.config.requestTimeout
       return yield* Effect.timeoutFail(routed, {
-        duration: service.config.requestTimeout,
+        duration: deadline,
+        // A body still arriving is the client's stall (408); anything else is work past its deadline (504). Neither
+        // repeats the request's path back.
         onTimeout: () =>
-          new OperationTimeout({ operation: `${request.method} ${path}`, after: service.config.requestTimeout })
+          mayHaveBody(request.method, headers) && !NodeHttpServerRequest.toIncomingMessage(request).complete
+            ? new RequestTimeout({ afterMs: Duration.toMillis(deadline) })
+            : new OperationTimeout({ operation: `${request.method} request`, after: deadline })
       })
     })
     const counted = Effect.acquireUseRelease(service.gate.enter, () => answer, () => service.gate.leave)
