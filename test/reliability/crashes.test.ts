@@ -82,7 +82,7 @@ describe("crashes of the service under load", () => {
           // Sessions for a burst of PATCHes (withSession) sent just before the kill, so some are in flight at it.
           const burstToken = await tokenOf("burst")
           const burst: Array<string> = []
-          for (let i = 0; i < 16; i++) {
+          for (let i = 0; i < 32; i++) {
             const created = await request(service.url, "POST", "/sessions", {
               token: burstToken,
               body: { data: { i } }
@@ -101,7 +101,8 @@ describe("crashes of the service under load", () => {
               }
             )
           )
-          await sleep(random.between(15, 90))
+          // Soon after: a PATCH holds its lease for a few milliseconds only.
+          await sleep(random.between(2, 30))
           const patchesInFlight = inFlight.get("patch")
           service.child.kill("SIGKILL")
           killedAt = Date.now()

@@ -50,7 +50,7 @@ export const checkAfterWorkload = (
     const endedAt = new Map(all.filter((s) => s.endedAt !== null).map((s) => [s.id, s.endedAt!]))
     const late = w.successes.filter((success) =>
       success.op !== "get" && success.op !== "close" &&
-      (isEnded(success.session.status) || (endedAt.get(success.session.id) ?? Infinity) < success.at)
+      (isEnded(success.session.status) || (endedAt.get(success.session.id) ?? Infinity) < Math.floor(success.at))
     )
     expect(late.map((s) => `${s.op} on ${s.session.id} at ${s.at}`)).toEqual([])
     const states = yield* storedStates(unwrapped ?? store, w.ledger.ids())
