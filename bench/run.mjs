@@ -77,6 +77,17 @@ const plan = [
     subject: "effect-sessions",
     params: { n }
   })),
+  ...[
+    "session permit (KeyedLocks)",
+    "session permit (Semaphore table)",
+    "shutdown gate (field)",
+    "shutdown gate (Ref)"
+  ].map((subject) => ({
+    workload: "primitives",
+    script: "primitives",
+    subject,
+    params: { n: size(200_000, 50_000) }
+  })),
   ...httpSubjects.map((subject) => ({
     workload: "http",
     script: "http",
