@@ -210,7 +210,7 @@ export class SessionStoreSync
 {}
 
 /** The operations of a store whose `SessionStore` member is an effect rather than a function. */
-const valued: ReadonlySet<string> = new Set(["counts", "leases", "flush"])
+export const valued: ReadonlySet<keyof SessionStoreShape> = new Set(["counts", "leases", "flush"])
 
 /** Every operation of a store, by name. */
 export const operations: ReadonlyArray<keyof SessionStoreShape> = [

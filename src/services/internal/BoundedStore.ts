@@ -9,7 +9,7 @@ import { type Clock, Effect, Either, type MetricLabel, Option, Schedule } from "
 import type { SessionsConfig } from "../../domain/Config.js"
 import { formatDuration } from "../../domain/Config.js"
 import { StoreUnavailable } from "../../domain/Errors.js"
-import { type SessionStoreShape, type SessionStoreSyncShape, storeThrough } from "../SessionStore.js"
+import { operations, type SessionStoreShape, type SessionStoreSyncShape, storeThrough, valued } from "../SessionStore.js"
 import { type ManagerMetrics, metrics } from "./Metrics.js"
 
 /**
@@ -74,20 +74,31 @@ export const boundedStore = (
     )
   }
   return Option.match(sync, {
-    // One step per call: the synchronous outcome (an `Either`, itself an effect) is returned as it is.
-    onSome: (calls) =>
-      storeThrough(calls, (operation, make) => {
+    onSome: (calls) => {
+      // One step per call, built without `storeThrough`'s argument arrays and thunks: on a store that answers in
+      // process, those allocations were a measurable share of each call. The synchronous outcome (an `Either`, itself
+      // an effect) is returned as it is.
+      const measured = (operation: keyof SessionStoreShape) => {
         const labels = labelsOf(operation)
-        const call = Effect.suspend(() => {
+        // Every synchronous operation is a function of at most three arguments.
+        const member = (calls as unknown as Record<string, (a: unknown, b: unknown, c: unknown) => unknown>)[operation]
+        const run = (a: unknown, b: unknown, c: unknown): Effect.Effect<unknown, unknown> => {
           const start = clock.unsafeCurrentTimeNanos()
-          const outcome = make()
+          const outcome = member(a, b, c) as Effect.Effect<unknown, unknown>
           sample(labels, start)
           return Either.isEither(outcome) && Either.isLeft(outcome) && isTransient(outcome.left)
-            ? retried(Effect.suspend(make), outcome.left)
+            ? retried(Effect.suspend(() => member(a, b, c) as Effect.Effect<unknown, unknown>), outcome.left)
             : outcome
-        })
-        return options.tracing ? Effect.withSpan(call, `SessionStore.${operation}`) : call
-      }),
+        }
+        const spanned = (effect: Effect.Effect<unknown, unknown>) =>
+          options.tracing ? Effect.withSpan(effect, `SessionStore.${operation}`) : effect
+        // The operations that are effects in `SessionStore` (`counts`, `leases`, `flush`) take no arguments.
+        return valued.has(operation)
+          ? spanned(Effect.suspend(() => run(undefined, undefined, undefined)))
+          : (a: unknown, b: unknown, c: unknown) => spanned(Effect.suspend(() => run(a, b, c)))
+      }
+      return Object.fromEntries(operations.map((name) => [name, measured(name)])) as unknown as SessionStoreShape
+    },
     onNone: () =>
       storeThrough(store, <A, E>(operation: string, make: () => Effect.Effect<A, E>) => {
         const labels = labelsOf(operation)
