@@ -12,8 +12,20 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Context, Schema } from "effect"
-import { Session, SessionStatus } from "../../domain/Session.js"
+import { Session } from "../../domain/Session.js"
 import { version } from "../../version.js"
+import {
+  ActivateBody,
+  ActivityBody,
+  BackupReport,
+  CreateSessionBody,
+  ListParams,
+  Origins,
+  Removed,
+  SessionPage,
+  Stats,
+  SweepReport
+} from "./ApiSchemas.js"
 import type { Principal } from "./Auth.js"
 import { allErrors, Forbidden, NoActiveSession, statuses, Unauthorized, UnsupportedMediaType } from "./HttpErrors.js"
 import { withoutPlatformDecodeError } from "./internal/openapi.js"
@@ -64,80 +76,7 @@ const ExclusiveErrors = Schema.Union(SessionErrors, statuses.SessionBusy, status
 /** What only a route that reads a body may answer: a bad or too deep body, a media type that is not JSON. */
 const BodyErrors = Schema.Union(statuses.InvalidInput, UnsupportedMediaType)
 
-/** A page of sessions. */
-export const SessionPage = Schema.Struct({
-  sessions: Schema.Array(Session),
-  next: Schema.NullOr(Schema.String),
-  /** Ids of stored sessions in this range that could not be read (corrupt): reported, not returned. */
-  corrupt: Schema.Array(Schema.String)
-}).annotations({ identifier: "SessionPage" })
-
-/** Filters and position of a listing. */
-const ListParams = Schema.Struct({
-  status: Schema.optional(SessionStatus),
-  kind: Schema.optional(Schema.String),
-  after: Schema.optional(Schema.String),
-  limit: Schema.optional(Schema.NumberFromString)
-})
-
-const Duration = Schema.Union(Schema.String, Schema.Number).annotations({
-  description: "a duration: milliseconds, or text like 15m, 1h30m, \"2 hours\""
-})
-
-/** What a new session is made of (the owner is the token's subject). */
-export const CreateSessionBody = Schema.Struct({
-  name: Schema.optional(Schema.NullOr(Schema.String)),
-  kind: Schema.optional(Schema.String),
-  data: Schema.optional(Schema.Unknown),
-  idleTimeout: Schema.optional(Duration),
-  maxLifetime: Schema.optional(Duration)
-}).annotations({ identifier: "CreateSession" })
-
-/** Activity to record. */
-export const ActivityBody = Schema.Struct({
-  messages: Schema.optional(Schema.Number),
-  responseTimeMs: Schema.optional(Schema.Number)
-}).annotations({ identifier: "Activity" })
-
-/** Which session to make the owner's active one. */
-export const ActivateBody = Schema.Struct({ id: Schema.String }).annotations({ identifier: "Activate" })
-
-/** The counts and tables of the service. */
-export const Stats = Schema.Struct({
-  counts: Schema.Struct({
-    active: Schema.Number,
-    waiting: Schema.Number,
-    closed: Schema.Number,
-    expired: Schema.Number,
-    evicted: Schema.Number
-  }),
-  live: Schema.Number,
-  inFlight: Schema.Number,
-  locksHeld: Schema.Number,
-  rateLimitKeys: Schema.Number,
-  events: Schema.Struct({ epoch: Schema.String, lastSeq: Schema.Number, buffered: Schema.Number }),
-  sweeps: Schema.Struct({ runs: Schema.Number, failures: Schema.Number })
-}).annotations({ identifier: "Stats" })
-
-/** What one sweep did. */
-export const SweepReport = Schema.Struct({
-  expired: Schema.Number,
-  purged: Schema.Number,
-  rateLimitKeysForgotten: Schema.Number
-}).annotations({ identifier: "SweepReport" })
-
-/** What a backup wrote. */
-export const BackupReport = Schema.Struct({
-  file: Schema.String,
-  sessions: Schema.Number,
-  activePointers: Schema.Number,
-  skipped: Schema.Number,
-  bytes: Schema.Number,
-  sha256: Schema.String
-}).annotations({ identifier: "BackupReport" })
-
-/** The allowed browser origins, as set by an operator. */
-export const Origins = Schema.Struct({ origins: Schema.Array(Schema.String) }).annotations({ identifier: "Origins" })
+export * from "./ApiSchemas.js"
 
 const eventStream = HttpApiSchema.Text({ contentType: "text/event-stream" })
 
@@ -146,11 +85,6 @@ const close = HttpApiEndpoint.del("close")`/sessions/${id}`
   .setUrlParams(Schema.Struct({ reason: Schema.optional(Schema.String) }))
   .addSuccess(Session)
   .addError(ExclusiveErrors)
-
-/** A record an operator removed, whatever its state (a corrupt one included). */
-export const Removed = Schema.Struct({ id: Schema.String, removed: Schema.Literal(true) }).annotations({
-  identifier: "Removed"
-})
 
 /**
  * The event stream, resumed after `Last-Event-ID` (the owner's events, or every owner's under `/admin`). Past
