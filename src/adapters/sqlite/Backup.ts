@@ -20,7 +20,7 @@ import * as Format from "./internal/backupFormat.js"
 import { eachBatch, sync } from "./internal/backupJobs.js"
 import { openExisting, scopedDatabase } from "./internal/database.js"
 import { storeFailure } from "./internal/errors.js"
-import { decode } from "./internal/rows.js"
+import { decode } from "../../domain/SqlRows.js"
 import { schemaVersion } from "./internal/schema.js"
 
 /** A backup file that cannot be restored: which file, and what is wrong with it. Nothing was changed. */

@@ -23,7 +23,7 @@ import { type EndReason, type EpochMillis, isEnded, type Session, type SessionSt
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
 import { PendingActivity } from "./PendingActivity.js"
-import { candidateOf, type CandidateRow, decode, encode, type LightRow, rowLease, type SessionRow } from "./rows.js"
+import { candidateOf, type CandidateRow, decode, encode, type LightRow, rowLease, type SessionRow } from "../../../domain/SqlRows.js"
 import { type Ending, SessionWriter } from "./SessionWriter.js"
 import { prepare, type Statements } from "./statements.js"
 

@@ -13,7 +13,7 @@ import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { type EpochMillis, isEnded, type Session } from "../../../domain/Session.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
-import { decode, rowLease, rowOwner, type SessionRow } from "./rows.js"
+import { decode, rowLease, rowOwner, type SessionRow } from "../../../domain/SqlRows.js"
 import { Abort, orAbort, type SqliteState } from "./SqliteState.js"
 
 /** `SessionStore.setActive` on the SQLite store (see the port for its contract). */

@@ -5,7 +5,7 @@ import type { OwnerId } from "../../../domain/Ids.js"
 import { type Session, type SessionStatus, type StatusCounts } from "../../../domain/Session.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
-import { decode, rowSeq, type SessionRow } from "./rows.js"
+import { decode, rowSeq, type SessionRow } from "../../../domain/SqlRows.js"
 import { type SqliteState, zero } from "./SqliteState.js"
 
 /** `SessionStore.list` on the SQLite store (see the port for its contract). */

@@ -8,7 +8,7 @@ import { BackupRejected, type Progress, type RestoreReport } from "../Backup.js"
 import * as Format from "./backupFormat.js"
 import { batchSize, recount, sync } from "./backupJobs.js"
 import { openDatabase, scopedDatabase } from "./database.js"
-import { columns, encode } from "./rows.js"
+import { columns, encode } from "../../../domain/SqlRows.js"
 
 /**
  * Replaces the sessions of the database at `database` with those of the backup `from`, in one transaction, after

@@ -3,7 +3,7 @@
  * `schema.ts`); `test/sqlite/QueryPlans.test.ts` checks each plan for full scans.
  */
 import type Database from "better-sqlite3"
-import { columns, rowColumns } from "./rows.js"
+import { columns, rowColumns } from "../../../domain/SqlRows.js"
 
 const live = "status IN ('active', 'waiting')"
 const unleased = "NOT EXISTS (SELECT 1 FROM leases l WHERE l.session_id = s.id AND l.expires_at > ?)"

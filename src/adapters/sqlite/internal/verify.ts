@@ -6,7 +6,7 @@ import type { StoreFailure } from "../../../domain/Errors.js"
 import type { CorruptRow, Progress, VerifyReport } from "../Backup.js"
 import { eachBatch, recount, sync } from "./backupJobs.js"
 import { openExisting, scopedDatabase } from "./database.js"
-import { decode } from "./rows.js"
+import { decode } from "../../../domain/SqlRows.js"
 import { applicationId, schemaVersion } from "./schema.js"
 
 /**

@@ -1,9 +1,11 @@
 /**
- * Rows of the `sessions` table to and from `Session` records. Decoding checks every column and says which one is
- * wrong, so a damaged row becomes a `CorruptRecord` instead of a defect or a session with bad values.
+ * The stored form of a session in the SQL stores (SQLite, Postgres): its columns, the parameters that write a
+ * session, and the decoding of a row back into a `Session`. Decoding checks every column by the domain's rules and
+ * says which one is wrong, so a damaged row becomes a `CorruptRecord` instead of a defect or a session with bad
+ * values. Pure: a store reads rows as arrays in `rowColumns` order and decodes them here.
  */
 import { Either } from "effect"
-import { CorruptRecord } from "../../../domain/Errors.js"
+import { CorruptRecord } from "./Errors.js"
 import {
   isSessionId,
   type OwnerId,
@@ -11,8 +13,8 @@ import {
   validateOwnerId,
   validateSessionKind,
   validateSessionName
-} from "../../../domain/Ids.js"
-import type { Candidate } from "../../../domain/InsertPlan.js"
+} from "./Ids.js"
+import type { Candidate } from "./InsertPlan.js"
 import {
   type EndReason,
   type EpochMillis,
@@ -26,8 +28,8 @@ import {
   type Session,
   type SessionStatus,
   statuses
-} from "../../../domain/Session.js"
-import type { LeaseState } from "../../../domain/StoreRules.js"
+} from "./Session.js"
+import type { LeaseState } from "./StoreRules.js"
 
 /**
  * The columns a full row is read with, in this order. Statements that read whole sessions select exactly these and
