@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: {
     // Examples import the package by name, as users do; tests resolve it to the sources.
     alias: [
+      { find: /^effect-sessions\/postgres$/, replacement: Path.join(import.meta.dirname, "src/postgres.ts") },
       { find: /^effect-sessions\/sqlite$/, replacement: Path.join(import.meta.dirname, "src/sqlite.ts") },
       { find: /^effect-sessions\/http$/, replacement: Path.join(import.meta.dirname, "src/http.ts") },
       { find: /^effect-sessions\/cli$/, replacement: Path.join(import.meta.dirname, "src/cli.ts") },

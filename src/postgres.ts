@@ -1,0 +1,2 @@
+/** effect-sessions on Postgres: the store many service processes share (`effect-sessions/postgres`). */
+export * as PostgresStore from "./adapters/postgres/PostgresStore.js"
