@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Option, Stream, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Option, Stream } from "effect"
 import { SessionManager } from "../../src/index.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -20,7 +21,7 @@ forEachStore((store) => {
           _tag: "CapacityExceeded"
         })
         const events = yield* Effect.fork(Stream.runCollect(Stream.take(m.events(), 4)))
-        yield* TestClock.adjust("1 minute")
+        yield* adjust("1 minute")
         expect(yield* m.get(first.id)).toMatchObject({ status: "expired", endReason: "idle timeout", endedAt: 60_000 })
         expect((yield* m.list({ owner: "alice", status: "active" })).sessions).toEqual([])
         expect((yield* m.list({ owner: "alice", status: "expired" })).sessions.map((s) => s.id).sort()).toEqual(

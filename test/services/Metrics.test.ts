@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Metric, MetricLabel, TestClock } from "effect"
+import { Duration, Effect, Either, Metric, MetricLabel } from "effect"
 import * as fc from "fast-check"
 import { SessionManager, SessionStore, statuses } from "../../src/index.js"
 import { metrics } from "../../src/services/internal/Metrics.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -77,28 +78,30 @@ forEachStore((store) => {
           const store = yield* SessionStore
           const ids: Array<string> = []
           let created = 0
+          // Time moves while no operation runs (the clock never jumps past a store call in flight on any store).
+          const ops = yield* Effect.makeSemaphore(8)
           yield* Effect.forEach(plan, (step): Effect.Effect<void> => {
             const id = ids.length === 0 ? "" : ids[step.pick % ids.length]!
             switch (step.op) {
               case "create":
-                return Effect.map(Effect.either(m.create({ owner: `o${step.owner}` })), (r) => {
+                return Effect.map(ops.withPermits(1)(Effect.either(m.create({ owner: `o${step.owner}` }))), (r) => {
                   if (Either.isRight(r)) {
                     ids.push(r.right.id)
                     created++
                   }
                 })
               case "advance":
-                return TestClock.adjust(Duration.minutes(step.pick % 7))
+                return ops.withPermits(8)(adjust(Duration.minutes(step.pick % 7)))
               case "touch":
-                return Effect.ignore(m.touch(id))
+                return ops.withPermits(1)(Effect.ignore(m.touch(id)))
               case "wait":
-                return Effect.ignore(m.wait(id))
+                return ops.withPermits(1)(Effect.ignore(m.wait(id)))
               case "resume":
-                return Effect.ignore(m.resume(id))
+                return ops.withPermits(1)(Effect.ignore(m.resume(id)))
               case "close":
-                return Effect.ignore(m.close(id))
+                return ops.withPermits(1)(Effect.ignore(m.close(id)))
               case "update":
-                return Effect.ignore(m.update(id, { n: step.pick }))
+                return ops.withPermits(1)(Effect.ignore(m.update(id, { n: step.pick })))
             }
           }, { concurrency: 8, discard: true })
           const counts = yield* store.counts

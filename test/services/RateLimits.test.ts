@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, TestClock } from "effect"
+import { Duration, Effect } from "effect"
 import { TokenBuckets } from "../../src/domain/TokenBuckets.js"
 import { SessionManager } from "../../src/index.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -19,9 +20,9 @@ forEachStore((store) => {
         // Another session has its own bucket.
         const other = yield* m.create({ owner: "b" })
         yield* m.get(other.id)
-        yield* TestClock.adjust("199 millis")
+        yield* adjust("199 millis")
         expect((yield* Effect.flip(m.get(s.id)))._tag).toBe("RateLimited")
-        yield* TestClock.adjust("1 milli")
+        yield* adjust("1 milli")
         expect((yield* m.get(s.id)).id).toBe(s.id)
       }).pipe(Effect.provide(store.managerLayer({ sessionRateLimit: "5/1s", sweepInterval: "1h" }))))
 
@@ -48,7 +49,7 @@ forEachStore((store) => {
           key: "owner:alice"
         })
         yield* m.create({ owner: "bob" })
-        yield* TestClock.adjust("20 seconds")
+        yield* adjust("20 seconds")
         yield* m.create({ owner: "alice" })
       }).pipe(Effect.provide(store.managerLayer({ ownerRateLimit: "3/1m", sweepInterval: "1h" }))))
 
@@ -115,7 +116,7 @@ forEachStore((store) => {
         for (let i = 0; i < 300; i++) ids.push((yield* m.create({ owner: `o${i}` })).id)
         for (const id of ids) yield* m.touch(id)
         expect((yield* m.stats).rateLimitKeys).toBe(600)
-        yield* TestClock.adjust("30 seconds")
+        yield* adjust("30 seconds")
         expect((yield* m.stats).rateLimitKeys).toBe(0)
       }).pipe(Effect.provide(store.managerLayer({ sweepInterval: "30s" }))))
   })

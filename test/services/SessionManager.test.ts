@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, ConfigProvider, Duration, Effect, Fiber, Layer, Option, Stream, TestClock, Tracer } from "effect"
+import { Chunk, ConfigProvider, Duration, Effect, Fiber, Layer, Option, Stream, Tracer } from "effect"
 import { MemoryStore, SessionManager } from "../../src/index.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -124,7 +125,7 @@ forEachStore((store) => {
       Effect.gen(function*() {
         const m = yield* Manager
         const s = yield* m.create({ owner: "a" })
-        yield* TestClock.adjust("10 minutes")
+        yield* adjust("10 minutes")
         const touched = yield* m.touch(s.id)
         expect(touched).toMatchObject({ lastActiveAt: 600_000, expiresAt: 1_500_000, version: 1 })
         for (let i = 1; i <= 4; i++) yield* m.recordActivity(s.id, { messages: 2, responseTime: `${i * 100} millis` })
@@ -177,9 +178,9 @@ forEachStore((store) => {
       Effect.gen(function*() {
         const m = yield* Manager
         const s = yield* m.create({ owner: "a" })
-        yield* TestClock.adjust(Duration.millis(15 * 60_000 - 1))
+        yield* adjust(Duration.millis(15 * 60_000 - 1))
         yield* m.touch(s.id)
-        yield* TestClock.adjust("15 minutes")
+        yield* adjust("15 minutes")
         expect(yield* Effect.flip(m.touch(s.id))).toMatchObject({ _tag: "SessionEnded", status: "expired" })
         expect(yield* m.get(s.id)).toMatchObject({ status: "expired", endReason: "idle timeout" })
       }).pipe(Effect.provide(store.managerLayer({ sweepInterval: "1h" }))))
@@ -191,7 +192,7 @@ forEachStore((store) => {
         const b = yield* m.create({ owner: "alice" })
         expect(Option.isNone(yield* m.active("alice"))).toBe(true)
         yield* m.activate("alice", a.id)
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         const switched = yield* m.activate("alice", b.id)
         expect(switched).toMatchObject({ id: b.id, lastActiveAt: 1000 })
         expect(Option.getOrThrow(yield* m.active("alice")).id).toBe(b.id)
@@ -219,12 +220,12 @@ forEachStore((store) => {
       Effect.gen(function*() {
         const m = yield* Manager
         const busy = yield* m.create({ owner: "a" })
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         const idle = yield* m.create({ owner: "b" })
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         // busy is the least recently active, but it has work in flight when the next create needs room.
         const work = yield* Effect.fork(m.withSession(busy.id, () => Effect.sleep("1 minute")))
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         const fresh = yield* m.create({ owner: "c" })
         expect((yield* m.get(idle.id)).status).toBe("evicted")
         expect((yield* m.get(busy.id)).status).toBe("active")
@@ -235,12 +236,12 @@ forEachStore((store) => {
         expect(evicted).toMatchObject([{ id: idle.id, from: "active", reason: "evicted: capacity" }])
         // With every live session in use, there is nothing to evict.
         const other = yield* Effect.fork(m.withSession(fresh.id, () => Effect.sleep("1 minute")))
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         expect(yield* Effect.flip(m.create({ owner: "d" }))).toMatchObject({
           _tag: "CapacityExceeded",
           scope: "global"
         })
-        yield* TestClock.adjust("1 minute")
+        yield* adjust("1 minute")
         yield* Fiber.join(work)
         yield* Fiber.join(other)
       }).pipe(

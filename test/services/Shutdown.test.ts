@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Ref, Scope, TestClock } from "effect"
+import { Effect, Exit, Fiber, Layer, Ref, Scope } from "effect"
 import { SessionManager, type SessionsConfigInput } from "../../src/index.js"
 import { Faults } from "../support/FaultyStore.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore, type StoreUnderTest } from "../support/stores.js"
 
 const build = (store: StoreUnderTest, input: SessionsConfigInput = {}) =>
@@ -41,7 +42,7 @@ forEachStore((store) => {
         }
         // The sweeper has stopped.
         const ticks = faults.calls("expire").length
-        yield* TestClock.adjust("10 minutes")
+        yield* adjust("10 minutes")
         expect(faults.calls("expire").length).toBe(ticks)
       }))
 
@@ -55,12 +56,12 @@ forEachStore((store) => {
             ({ session }) => Effect.zipRight(Effect.sleep("4 seconds"), m.update(session.id, { saved: true }))
           )
         )
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
         yield* settle
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         expect(yield* Fiber.poll(closing)).toMatchObject({ _tag: "None" })
-        yield* TestClock.adjust("2 seconds")
+        yield* adjust("2 seconds")
         yield* Fiber.join(closing)
         expect((yield* Fiber.join(work)).data).toEqual({ saved: true })
       }))
@@ -73,12 +74,12 @@ forEachStore((store) => {
         const work = yield* Effect.fork(
           m.withSession(s.id, () => Effect.never.pipe(Effect.ensuring(Ref.set(finalized, true))))
         )
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
         yield* settle
-        yield* TestClock.adjust("2999 millis")
+        yield* adjust("2999 millis")
         expect(yield* Ref.get(finalized)).toBe(false)
-        yield* TestClock.adjust("1 milli")
+        yield* adjust("1 milli")
         yield* Fiber.join(closing)
         expect(yield* Ref.get(finalized)).toBe(true)
         expect(yield* Effect.flip(Fiber.join(work))).toMatchObject({ _tag: "ShuttingDown" })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, TestClock } from "effect"
+import { Duration, Effect, Fiber } from "effect"
 import { SessionManager } from "../../src/index.js"
 import { Faults } from "../support/FaultyStore.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -15,7 +16,7 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         faults.inject("get", "unavailable", 4)
         const call = yield* Effect.fork(m.get(s.id))
-        yield* TestClock.adjust("5 seconds")
+        yield* adjust("5 seconds")
         expect((yield* Fiber.join(call)).id).toBe(s.id)
         const at = faults.calls("get")
         expect(at.length).toBe(5)
@@ -35,7 +36,7 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         faults.inject("touch", "unavailable", 100)
         const call = yield* Effect.fork(m.touch(s.id))
-        yield* TestClock.adjust("10 seconds")
+        yield* adjust("10 seconds")
         expect(yield* Effect.flip(Fiber.join(call))).toMatchObject({ _tag: "StoreUnavailable", operation: "touch" })
         expect(faults.calls("touch").length).toBe(3)
       }).pipe(Effect.provide(store.faultyManagerLayer({ retryMaxAttempts: 3, sweepInterval: "1h" }))))
@@ -57,12 +58,12 @@ forEachStore((store) => {
         const fine = yield* m.create({ owner: "b" })
         faults.inject("touch", "hang", 1, (args) => args[0] === stuck.id)
         const call = yield* Effect.fork(m.touch(stuck.id))
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         // Meanwhile the store keeps serving everyone else.
         expect((yield* m.touch(fine.id)).lastActiveAt).toBe(1000)
-        yield* TestClock.adjust("3999 millis")
+        yield* adjust("3999 millis")
         expect(yield* Fiber.poll(call)).toMatchObject({ _tag: "None" })
-        yield* TestClock.adjust("1 milli")
+        yield* adjust("1 milli")
         const error = yield* Effect.flip(Fiber.join(call))
         expect(error).toMatchObject({ _tag: "StoreUnavailable", operation: "touch", reason: "no answer within 5s" })
         expect(faults.calls("touch").filter((at) => at < 5000).length).toBe(2)
@@ -75,7 +76,7 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         faults.inject("get", "hang", 1)
         const call = yield* Effect.fork(m.get(s.id))
-        yield* TestClock.adjust(Duration.seconds(6))
+        yield* adjust(Duration.seconds(6))
         expect((yield* Fiber.join(call)).id).toBe(s.id)
         expect(faults.calls("get").length).toBe(2)
       }).pipe(Effect.provide(store.faultyManagerLayer({ storeTimeout: "5s", sweepInterval: "1h" }))))

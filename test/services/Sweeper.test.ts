@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Scope, TestClock } from "effect"
+import { Duration, Effect, Exit, Layer, Scope } from "effect"
 import { SessionManager } from "../../src/index.js"
 import { Faults } from "../support/FaultyStore.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -13,9 +14,9 @@ forEachStore((store) => {
         const m = yield* Manager
         const s = yield* m.create({ owner: "a" })
         // idleTimeout 15m is a multiple of the 30s sweep interval: a tick lands exactly on expiresAt.
-        yield* TestClock.adjust(Duration.millis(15 * 60_000 - 1))
+        yield* adjust(Duration.millis(15 * 60_000 - 1))
         expect((yield* m.get(s.id)).status).toBe("active")
-        yield* TestClock.adjust(Duration.millis(1))
+        yield* adjust(Duration.millis(1))
         expect(yield* m.get(s.id)).toMatchObject({ status: "expired", endedAt: 15 * 60_000, endReason: "idle timeout" })
       }).pipe(Effect.provide(store.managerLayer({ sweepInterval: "30s" }))))
 
@@ -23,11 +24,11 @@ forEachStore((store) => {
       Effect.gen(function*() {
         const m = yield* Manager
         const s = yield* m.create({ owner: "a" })
-        yield* TestClock.adjust("10 minutes")
+        yield* adjust("10 minutes")
         yield* m.recordActivity(s.id, { messages: 1 })
-        yield* TestClock.adjust("10 minutes")
+        yield* adjust("10 minutes")
         expect((yield* m.get(s.id)).status).toBe("active")
-        yield* TestClock.adjust("5 minutes")
+        yield* adjust("5 minutes")
         expect((yield* m.get(s.id)).status).toBe("expired")
       }).pipe(Effect.provide(store.managerLayer({ sweepInterval: "30s" }))))
 
@@ -37,10 +38,10 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         yield* m.close(s.id)
         expect((yield* m.stats).rateLimitKeys).toBe(2)
-        yield* TestClock.adjust("59 minutes")
+        yield* adjust("59 minutes")
         expect((yield* m.get(s.id)).status).toBe("closed")
         expect((yield* m.stats).rateLimitKeys).toBe(1)
-        yield* TestClock.adjust("1 minute")
+        yield* adjust("1 minute")
         const report = yield* m.sweep
         expect(report.purged).toBe(0)
         expect(yield* Effect.flip(m.get(s.id))).toMatchObject({ _tag: "SessionNotFound" })
@@ -51,7 +52,7 @@ forEachStore((store) => {
       Effect.gen(function*() {
         const m = yield* Manager
         for (let i = 0; i < 250; i++) yield* m.create({ owner: `o${i}` })
-        yield* TestClock.adjust("16 minutes")
+        yield* adjust("16 minutes")
         const report = yield* m.sweep
         expect(report).toMatchObject({ expired: 250 })
         expect((yield* m.stats).counts.expired).toBe(250)
@@ -64,10 +65,10 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         faults.inject("expire", "error")
         faults.inject("purge", "die")
-        yield* TestClock.adjust("1 minute") // ticks at 30s (fails: StoreError) and 60s (dies in purge)
+        yield* adjust("1 minute") // ticks at 30s (fails: StoreError) and 60s (dies in purge)
         let stats = yield* m.stats
         expect(stats.sweeps.failures).toBe(2)
-        yield* TestClock.adjust("15 minutes")
+        yield* adjust("15 minutes")
         stats = yield* m.stats
         expect(stats.sweeps.failures).toBe(2)
         expect(stats.sweeps.runs).toBeGreaterThan(30)
@@ -79,11 +80,11 @@ forEachStore((store) => {
         const scope = yield* Scope.make()
         const context = yield* Layer.buildWithScope(store.faultyManagerLayer({ sweepInterval: "30s" }), scope)
         const faults = context.unsafeMap.get(Faults.key) as Faults["Type"]
-        yield* TestClock.adjust("2 minutes")
+        yield* adjust("2 minutes")
         const before = faults.calls("expire").length
         expect(before).toBe(5)
         yield* Scope.close(scope, Exit.void)
-        yield* TestClock.adjust("10 minutes")
+        yield* adjust("10 minutes")
         expect(faults.calls("expire").length).toBe(before)
       }))
   })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Ref } from "effect"
 import { SessionManager, SessionStore } from "../../src/index.js"
 import { Faults } from "../support/FaultyStore.js"
+import { adjust } from "../support/settle.js"
 import { forEachStore } from "../support/stores.js"
 
 const Manager = SessionManager.SessionManager
@@ -18,14 +19,14 @@ forEachStore((store) => {
         )
         // leaseTtl is 30s: without renewal another holder could take over after 30s.
         for (let t = 0; t < 9; t++) {
-          yield* TestClock.adjust("10 seconds")
+          yield* adjust("10 seconds")
           expect(yield* Effect.flip(store.acquireLease(s.id as never, "intruder", Duration.seconds(30)))).toMatchObject(
             {
               _tag: "LeaseHeld"
             }
           )
         }
-        yield* TestClock.adjust("10 seconds")
+        yield* adjust("10 seconds")
         const lease = yield* Fiber.join(work)
         expect(lease.holder).toMatch(/^node-\w+\/#\d+$/)
         expect(yield* store.leases).toEqual([])
@@ -41,9 +42,9 @@ forEachStore((store) => {
           () => Effect.sleep("10 minutes").pipe(Effect.ensuring(Ref.set(finalized, true))),
           { timeout: "3 seconds" }
         ))
-        yield* TestClock.adjust("2999 millis")
+        yield* adjust("2999 millis")
         expect(yield* Ref.get(finalized)).toBe(false)
-        yield* TestClock.adjust("1 milli")
+        yield* adjust("1 milli")
         const error = yield* Effect.flip(Fiber.join(call))
         expect(error).toMatchObject({ _tag: "OperationTimeout", operation: "withSession" })
         expect(Duration.toMillis((error as { after: Duration.Duration }).after)).toBe(3000)
@@ -61,7 +62,7 @@ forEachStore((store) => {
         const call = yield* Effect.fork(
           m.withSession(s.id, () => Effect.never.pipe(Effect.ensuring(Ref.set(finalized, true))))
         )
-        yield* TestClock.adjust("1 second")
+        yield* adjust("1 second")
         yield* Fiber.interrupt(call)
         expect(yield* Ref.get(finalized)).toBe(true)
         expect(yield* store.leases).toEqual([])
@@ -76,7 +77,7 @@ forEachStore((store) => {
         const failed = yield* Effect.exit(m.withSession(s.id, () => Effect.fail("the model refused" as const)))
         expect(failed).toEqual(Exit.fail("the model refused"))
         const value = yield* m.withSession(s.id, () => Effect.as(Effect.sleep("20 minutes"), 42), { timeout: "1 hour" })
-          .pipe(Effect.fork, Effect.tap(() => TestClock.adjust("20 minutes")), Effect.flatMap(Fiber.join))
+          .pipe(Effect.fork, Effect.tap(() => adjust("20 minutes")), Effect.flatMap(Fiber.join))
         expect(value).toBe(42)
         // The idle timeout is 15 minutes, but the session was in use for 20: it is not expired, and was touched at the end.
         const after = yield* m.get(s.id)
@@ -89,12 +90,12 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         const other = yield* m.create({ owner: "b" })
         const work = yield* Effect.fork(m.withSession(s.id, () => Effect.sleep("20 minutes"), { timeout: "1 hour" }))
-        yield* TestClock.adjust("16 minutes")
+        yield* adjust("16 minutes")
         const report = yield* m.sweep
         expect(report.expired).toBe(1)
         expect((yield* m.get(other.id)).status).toBe("expired")
         expect((yield* m.get(s.id)).status).toBe("active")
-        yield* TestClock.adjust("4 minutes")
+        yield* adjust("4 minutes")
         yield* Fiber.join(work)
         expect((yield* m.get(s.id)).status).toBe("active")
       }).pipe(Effect.provide(store.managerLayer({ sweepInterval: "1h" }))))
@@ -109,7 +110,7 @@ forEachStore((store) => {
         const call = yield* Effect.fork(
           m.withSession(s.id, () => Effect.never.pipe(Effect.onInterrupt(() => Ref.set(interrupted, true))))
         )
-        yield* TestClock.adjust("10 seconds")
+        yield* adjust("10 seconds")
         const error = yield* Effect.flip(Fiber.join(call))
         expect(error).toMatchObject({ _tag: "StaleFencingToken", id: s.id })
         expect(yield* Ref.get(interrupted)).toBe(true)
@@ -139,10 +140,10 @@ forEachStore((store) => {
         const s = yield* m.create({ owner: "a" })
         yield* store.acquireLease(s.id, "node-elsewhere/#7", Duration.minutes(1))
         const call = yield* Effect.fork(m.withSession(s.id, () => Effect.void))
-        yield* TestClock.adjust("5 seconds")
+        yield* adjust("5 seconds")
         expect(yield* Effect.flip(Fiber.join(call))).toMatchObject({ _tag: "SessionBusy", holder: "node-elsewhere/#7" })
         // Once that lease expires (a crashed holder), the session is usable again.
-        yield* TestClock.adjust("1 minute")
+        yield* adjust("1 minute")
         expect(yield* m.withSession(s.id, () => Effect.succeed("ok"))).toBe("ok")
       }).pipe(Effect.provide(store.managerLayer())))
   })

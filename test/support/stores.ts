@@ -1,12 +1,14 @@
 /**
  * The stores every manager suite runs on, with one line: `forEachStore((store) => { ... })` runs the suite once on
- * the memory store and once on SQLite (a real file), each test building its manager with `store.managerLayer`.
+ * the memory store, once on SQLite (a real file) and once on Postgres (the real server), each test building its manager with `store.managerLayer`.
  */
 import { describe } from "@effect/vitest"
 import { Layer } from "effect"
 import { MemoryStore, SessionManager, type SessionsConfigInput, SessionStore } from "../../src/index.js"
 import * as FaultyStore from "./FaultyStore.js"
 import { config } from "./manager.js"
+import { postgresLayer } from "./postgres.js"
+import { tracked } from "./settle.js"
 import { sqliteLayer } from "./sqlite.js"
 
 let instances = 0
@@ -14,6 +16,11 @@ let instances = 0
 /** A store the manager suites run on, and how a test builds a manager over a fresh one. */
 export interface StoreUnderTest {
   readonly name: string
+  /**
+   * How many operations a volume test makes on this store, as a share of its full size: 1 where a call is
+   * answered in process; less over the network (Postgres), where 100,000 sequential calls take minutes.
+   */
+  readonly volume: number
   /** A fresh store of this kind per build (with its synchronous capability, when it has one). */
   readonly layer: () => Layer.Layer<SessionStore, unknown>
   /** A manager over a fresh store, its metrics labelled with a fresh instance name; the store stays in context. */
@@ -28,9 +35,14 @@ export interface StoreUnderTest {
   ) => Layer.Layer<SessionManager.SessionManager | SessionStore | FaultyStore.Faults, unknown>
 }
 
-const storeUnderTest = (name: string, layer: () => Layer.Layer<SessionStore, unknown>): StoreUnderTest => ({
+const storeUnderTest = (
+  name: string,
+  layer: () => Layer.Layer<SessionStore, unknown>,
+  volume = 1
+): StoreUnderTest => ({
   name,
   layer,
+  volume,
   managerLayer: (input = {}, options = {}) =>
     SessionManager.layer(config(input), { instance: `test-${++instances}`, ...options }).pipe(
       Layer.provideMerge(layer())
@@ -41,10 +53,11 @@ const storeUnderTest = (name: string, layer: () => Layer.Layer<SessionStore, unk
     )
 })
 
-/** The memory store, and SQLite on a file in a fresh temporary directory. */
+/** The memory store, SQLite on a file in a fresh temporary directory, and Postgres on a fresh schema. */
 export const stores: ReadonlyArray<StoreUnderTest> = [
   storeUnderTest("the memory store", () => MemoryStore.layer),
-  storeUnderTest("SQLite", () => sqliteLayer())
+  storeUnderTest("SQLite", () => sqliteLayer()),
+  storeUnderTest("Postgres", () => tracked(postgresLayer()), 0.05)
 ]
 
 /** Runs `suite` once per store, each in a `describe` named after the store. */
