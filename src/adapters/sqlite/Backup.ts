@@ -1,6 +1,7 @@
 /**
  * Backup, restore, verify and repair of an effect-sessions SQLite database: library functions for the operator CLI
  * and the admin API. Each opens the database file itself, so they work whether or not a service is running on it.
+ * The file format is the domain's (`BackupFormat`), shared with the Postgres store: a backup moves between them.
  *
  * - `backup` writes a consistent snapshot (one read transaction, while writers go on) to a temporary file next to the
  *   destination, fsyncs it and moves it into place: a crash never leaves a partial file under the final name, and
@@ -11,72 +12,29 @@
  * - `verify` runs SQLite's integrity and foreign-key checks, decodes every row and compares the status counters;
  *   with `repair` it moves rows that do not decode to the `quarantine` table and recounts.
  */
-import { Clock, Effect, Either, Layer, Schema } from "effect"
-import * as Fs from "node:fs"
+import { Clock, Effect, Either, Layer } from "effect"
 import * as Path from "node:path"
-import { CorruptRecord, InvalidInput, type StoreFailure } from "../../domain/Errors.js"
+import * as Format from "../../domain/BackupFormat.js"
+import type { Progress } from "../../domain/BackupReports.js"
+import { type CorruptRecord, InvalidInput, type StoreFailure } from "../../domain/Errors.js"
+import { decode } from "../../domain/SqlRows.js"
+import * as Files from "../../internal/BackupFiles.js"
 import { type BackupReport as SessionBackupReport, SessionBackup } from "../../services/SessionBackup.js"
-import * as Format from "./internal/backupFormat.js"
 import { eachBatch, sync } from "./internal/backupJobs.js"
 import { openExisting, scopedDatabase } from "./internal/database.js"
-import { storeFailure } from "./internal/errors.js"
-import { decode } from "../../domain/SqlRows.js"
 import { schemaVersion } from "./internal/schema.js"
 
-/** A backup file that cannot be restored: which file, and what is wrong with it. Nothing was changed. */
-export class BackupRejected extends Schema.TaggedError<BackupRejected>()("BackupRejected", {
-  file: Schema.String,
-  reason: Schema.String
-}) {
-  override get message() {
-    return `${this.file} cannot be restored: ${this.reason}; the database was not changed`
-  }
-}
-
-/** Called as a long operation goes: how many records are done out of how many. */
-export type Progress = (done: number, total: number) => void
+export {
+  BackupRejected,
+  type CorruptRow,
+  type Progress,
+  type RestoreReport,
+  type SchemaStatus,
+  type VerifyReport
+} from "../../domain/BackupReports.js"
 
 /** What a backup wrote (rows that did not decode are left out: `verify` reports them, `repair` quarantines them). */
 export type BackupReport = SessionBackupReport
-
-/** What a restore did, or would do (`dryRun`). */
-export interface RestoreReport {
-  readonly file: string
-  readonly sessions: number
-  readonly activePointers: number
-  /** Sessions the database held before, all replaced. */
-  readonly replaced: number
-  readonly dryRun: boolean
-}
-
-/** A row `verify` could not decode. */
-export interface CorruptRow {
-  readonly seq: number
-  readonly id: string
-  readonly reason: string
-}
-
-/** What `verify` found, and what `repair` moved. */
-export interface VerifyReport {
-  readonly database: string
-  /** `["ok"]`, or SQLite's integrity and foreign-key problems. */
-  readonly integrity: ReadonlyArray<string>
-  readonly rows: number
-  readonly corrupt: ReadonlyArray<CorruptRow>
-  /** Whether the status counters matched the rows (they are recounted by `repair`). */
-  readonly countsMatch: boolean
-  /** Rows moved to the quarantine table. */
-  readonly quarantined: number
-  /** Nothing wrong found (before any repair). */
-  readonly ok: boolean
-}
-
-const fileExists = (file: string) =>
-  new InvalidInput({
-    field: "file",
-    reason: `${file} already exists`,
-    expected: "a file name not in use (or overwrite to replace the file)"
-  })
 
 /**
  * Writes a backup of the database at `database` to `to`: a consistent snapshot, taken while the service may keep
@@ -94,33 +52,17 @@ export const backup = (
   Effect.scoped(Effect.gen(function*() {
     const target = Path.resolve(options.to)
     const overwrite = options.overwrite === true
-    if (!overwrite && Format.existsAsFile(target)) return yield* fileExists(target)
+    if (!overwrite && Files.existsAsFile(target)) return yield* Files.fileExists(target)
     const db = yield* scopedDatabase(openExisting(options.database, true))
-    const temp = Format.temporaryName(target)
-    yield* sync("backup", () => Fs.mkdirSync(Path.dirname(target), { recursive: true, mode: 0o700 }))
-    const fd = yield* Effect.acquireRelease(
-      sync("backup", () => Fs.openSync(temp, "wx", 0o600)),
-      (fd, exit) =>
-        Effect.sync(() => {
-          Fs.closeSync(fd)
-          if (exit._tag === "Failure") Fs.rmSync(temp, { force: true })
-        })
-    )
+    const file = yield* Files.openWriter(target, overwrite)
     // One read transaction: every row comes from the same snapshot, whatever writers do meanwhile.
     yield* Effect.acquireRelease(sync("backup", () => db.exec("BEGIN")), () => Effect.sync(() => db.exec("COMMIT")))
     const total = yield* sync(
       "backup",
       () => (db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n
     )
-    const hash = Format.hasher()
-    let bytes = 0
-    const write = (text: string) => {
-      const chunk = Buffer.from(text, "utf8")
-      Format.writeAll(fd, chunk)
-      hash.update(chunk)
-      bytes += chunk.length
-    }
-    write(Format.headerLine({ createdAt: yield* Clock.currentTimeMillis, schemaVersion }))
+    const createdAt = yield* Clock.currentTimeMillis
+    yield* sync("backup", () => file.write(Format.headerLine({ createdAt, schemaVersion })))
     const written = new Set<string>()
     const skipped: Array<CorruptRecord> = []
     let done = 0
@@ -135,7 +77,7 @@ export const backup = (
             written.add(decoded.right.id)
           }
         }
-        write(text)
+        file.write(text)
         done += rows.length
         options.onProgress?.(done, total)
       }))
@@ -148,18 +90,10 @@ export const backup = (
           .filter((row) => written.has(row.session_id))
           .map((row) => ({ owner: row.owner, sessionId: row.session_id }))
     )
-    for (const pointer of pointers) write(Format.activeLine(pointer))
-    const sha256 = hash.digest("hex")
-    const trailer = Format.trailerLine({ sha256, sessions: written.size, activePointers: pointers.length })
-    Format.writeAll(fd, Buffer.from(trailer, "utf8"))
-    bytes += Buffer.byteLength(trailer)
-    yield* Effect.try({
-      try: () => {
-        Fs.fsyncSync(fd)
-        Format.moveIntoPlace(temp, target, overwrite)
-      },
-      catch: (error) => !overwrite && Format.existsAsFile(target) ? fileExists(target) : storeFailure("backup", error)
+    yield* sync("backup", () => {
+      for (const pointer of pointers) file.write(Format.activeLine(pointer))
     })
+    const { bytes, sha256 } = yield* file.finish({ sessions: written.size, activePointers: pointers.length })
     const report: BackupReport = {
       file: target,
       sessions: written.size,
@@ -171,39 +105,20 @@ export const backup = (
     return report
   }))
 
-export const backupDirectory = (dataDir: string) => Path.resolve(dataDir, "backups")
+/** The directory, in the service's data directory, where it writes backups (`POST /admin/backup`). */
+export const backupDirectory = Files.backupDirectory
 
 /** One file of a backups directory, as `list` found it. */
-export type BackupListing = Format.Listing
+export type BackupListing = Files.Listing
 
 /**
  * The files in the directory `dir` (where the service writes its backups), each read and checked in full: its
  * counts when it is a valid backup, what is wrong when not (damaged, foreign, unfinished, unreadable). Oldest first.
  * A missing directory holds none; one that cannot be read fails `StoreError`.
  */
-export const list = (
+export const list: (
   options: { readonly dir: string; readonly onProgress?: Progress }
-): Effect.Effect<ReadonlyArray<BackupListing>, StoreFailure> =>
-  Effect.gen(function*() {
-    const dir = Path.resolve(options.dir)
-    const files = yield* sync("list backups", () =>
-      Fs.existsSync(dir)
-        ? Fs.readdirSync(dir).flatMap((name) => {
-          const stat = Fs.statSync(Path.join(dir, name), { throwIfNoEntry: false })
-          return stat?.isFile() === true ? [{ name, stat }] : []
-        })
-        : [])
-    const listings: Array<BackupListing> = []
-    for (const { name, stat } of files) {
-      listings.push(Format.inspect(dir, name, stat))
-      options.onProgress?.(listings.length, files.length)
-      yield* Effect.yieldNow()
-    }
-    return listings.sort((a, b) => a.writtenAt - b.writtenAt || a.file.localeCompare(b.file))
-  })
-
-/** A plain backup file name: letters, digits, `.`, `_` and `-`, not starting with a dot. */
-const fileName = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
+) => Effect.Effect<ReadonlyArray<BackupListing>, StoreFailure> = Files.list
 
 /**
  * The `SessionBackup` port over the database at `database`, writing into `directory` (the service's
@@ -212,7 +127,7 @@ const fileName = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/
 export const layer = (options: { readonly database: string; readonly directory: string }) =>
   Layer.succeed(SessionBackup, {
     backup: (name) =>
-      fileName.test(name)
+      Format.isPlainFileName(name)
         ? backup({ database: options.database, to: Path.join(options.directory, name) })
         : Effect.fail(
           new InvalidInput({
@@ -224,4 +139,4 @@ export const layer = (options: { readonly database: string; readonly directory: 
   })
 
 export { restore } from "./internal/restore.js"
-export { type SchemaStatus, schemaStatus, verify } from "./internal/verify.js"
+export { schemaStatus, verify } from "./internal/verify.js"

@@ -1,11 +1,10 @@
 /** Restoring an effect-sessions SQLite database from a backup, after checking all of it. */
 import type Database from "better-sqlite3"
-import { Effect, Either } from "effect"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
+import { Effect } from "effect"
+import type { ActivePointer } from "../../../domain/BackupFormat.js"
+import type { Progress, RestoreReport } from "../../../domain/BackupReports.js"
 import type { Session } from "../../../domain/Session.js"
-import { BackupRejected, type Progress, type RestoreReport } from "../Backup.js"
-import * as Format from "./backupFormat.js"
+import { readBackup } from "../../../internal/BackupFiles.js"
 import { batchSize, recount, sync } from "./backupJobs.js"
 import { openDatabase, scopedDatabase } from "./database.js"
 import { columns, encode } from "../../../domain/SqlRows.js"
@@ -24,12 +23,8 @@ export const restore = (
   }
 ) =>
   Effect.scoped(Effect.gen(function*() {
-    const file = Path.resolve(options.from)
-    const bytes = yield* Effect.try({
-      try: () => Fs.readFileSync(file),
-      catch: (error) => new BackupRejected({ file, reason: error instanceof Error ? error.message : String(error) })
-    })
-    const contents = yield* Either.mapLeft(Format.parse(bytes), (reason) => new BackupRejected({ file, reason }))
+    const contents = yield* readBackup(options.from)
+    const file = contents.file
     const db = yield* scopedDatabase(openDatabase({ filename: options.database }))
     const replaced = yield* sync("restore", () =>
       (db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n)
@@ -51,7 +46,7 @@ export const restore = (
 const replace = (
   db: Database.Database,
   sessions: ReadonlyArray<Session>,
-  active: ReadonlyArray<Format.ActivePointer>,
+  active: ReadonlyArray<ActivePointer>,
   onProgress: Progress | undefined
 ) => {
   const insert = db.prepare(

@@ -3,7 +3,7 @@ import DatabaseConstructor from "better-sqlite3"
 import type Database from "better-sqlite3"
 import { Clock, Effect, Either } from "effect"
 import type { StoreFailure } from "../../../domain/Errors.js"
-import type { CorruptRow, Progress, VerifyReport } from "../Backup.js"
+import type { CorruptRow, Progress, SchemaStatus, VerifyReport } from "../../../domain/BackupReports.js"
 import { eachBatch, recount, sync } from "./backupJobs.js"
 import { openExisting, scopedDatabase } from "./database.js"
 import { decode } from "../../../domain/SqlRows.js"
@@ -91,16 +91,6 @@ const quarantine = (db: Database.Database, corrupt: ReadonlyArray<CorruptRow>, n
     db.exec(recount)
   }).immediate()
   return moved
-}
-
-/** The directory, in the service's data directory, where it writes backups (`POST /admin/backup`). */
-export interface SchemaStatus {
-  readonly database: string
-  /** Whether the file is an effect-sessions database (or still empty). */
-  readonly ours: boolean
-  readonly version: number
-  /** The schema version this build writes. */
-  readonly current: number
 }
 
 /** Reads the schema version of the database at `database` without changing anything (it must exist). */
