@@ -16,13 +16,16 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Config, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import * as Os from "node:os"
 import Pg from "pg"
 import { parseDuration } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
+import { SessionEventBus } from "../../services/SessionEventBus.js"
 import { SessionStore, type SessionStoreShape } from "../../services/SessionStore.js"
 import { makeDb } from "./internal/db.js"
 import { storeFailure } from "./internal/errors.js"
+import { makeEventBus } from "./internal/events.js"
 import * as Reads from "./internal/reads.js"
 import { isSchemaName, migrate } from "./internal/schema.js"
 import * as Upkeep from "./internal/upkeep.js"
@@ -42,6 +45,15 @@ export interface PostgresStoreOptions {
   readonly lockTimeout?: Duration.DurationInput | undefined
   /** Longest opening a connection may take. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
+  /**
+   * Events across nodes (`SessionEventBus`): how often a node checks its listening connection and reads new events
+   * without a notification (default 2 seconds), and how many of the newest events the table keeps for nodes that
+   * reconnect (default 100,000). `false`: each node's events stay its own.
+   */
+  readonly events?: false | {
+    readonly heartbeat?: Duration.DurationInput | undefined
+    readonly retain?: number | undefined
+  } | undefined
 }
 
 const millis = (input: Duration.DurationInput | undefined, fallback: number) =>
@@ -54,21 +66,26 @@ const types = {
       oid === 20 ? Number : Pg.types.getTypeParser(oid, format as "text")) as Pg.CustomTypesConfig["getTypeParser"]
 }
 
-/** The pool of one node: every connection with the timeouts and the schema on its search path. */
+/** How every connection of a node is made: the timeouts, and the schema on its search path. */
+const connectionOf = (options: PostgresStoreOptions, schema: string): Pg.ClientConfig => ({
+  connectionString: Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url,
+  connectionTimeoutMillis: millis(options.connectTimeout, 5_000),
+  statement_timeout: millis(options.statementTimeout, 5_000),
+  lock_timeout: millis(options.lockTimeout, 2_000),
+  idle_in_transaction_session_timeout: 60_000,
+  application_name: "effect-sessions",
+  options: `-c search_path=${schema}`,
+  types
+})
+
+/** The pool of one node. */
 const pool = (options: PostgresStoreOptions, schema: string) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const created = new Pg.Pool({
-        connectionString: Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url,
+        ...connectionOf(options, schema),
         max: options.maxConnections ?? 10,
-        connectionTimeoutMillis: millis(options.connectTimeout, 5_000),
-        idleTimeoutMillis: 30_000,
-        statement_timeout: millis(options.statementTimeout, 5_000),
-        lock_timeout: millis(options.lockTimeout, 2_000),
-        idle_in_transaction_session_timeout: 60_000,
-        application_name: "effect-sessions",
-        options: `-c search_path=${schema}`,
-        types
+        idleTimeoutMillis: 30_000
       })
       // An idle connection that drops is replaced by the pool; without a handler its error would end the process.
       created.on("error", () => {})
@@ -96,6 +113,13 @@ export const make = (options: PostgresStoreOptions) =>
     )
     yield* migrate(sql, schema)
     const db = makeDb(sql)
+    const events = options.events === false ? undefined : yield* makeEventBus(db, {
+      connection: connectionOf(options, schema),
+      schema,
+      node: `${Os.hostname()}/${process.pid}`,
+      heartbeat: Duration.decode(options.events?.heartbeat ?? "2 seconds"),
+      retain: options.events?.retain ?? 100_000
+    })
     const store: SessionStoreShape = {
       insert: (session, insertOptions) => Writes.insert(db, session, insertOptions),
       get: (id) => Reads.get(db, id),
@@ -119,12 +143,24 @@ export const make = (options: PostgresStoreOptions) =>
       remove: (id, reason) => Upkeep.remove(db, id, reason),
       flush: Upkeep.flush(db)
     }
-    return store
+    return { store, events }
   })
 
-/** The Postgres store as a layer. */
-export const layer = (options: PostgresStoreOptions): Layer.Layer<SessionStore, StoreFailure | InvalidConfig> =>
-  Layer.scoped(SessionStore, make(options))
+/**
+ * The Postgres store as a layer, with its event bus (`SessionEventBus`: every node's events reach subscribers on
+ * every node) unless `events: false`.
+ */
+export const layer = (
+  options: PostgresStoreOptions
+): Layer.Layer<SessionStore | SessionEventBus, StoreFailure | InvalidConfig> =>
+  Layer.scopedContext(
+    Effect.map(make(options), ({ events, store }) => {
+      const context = Context.make(SessionStore, store)
+      return (events === undefined ? context : Context.add(context, SessionEventBus, events)) as Context.Context<
+        SessionStore | SessionEventBus
+      >
+    })
+  )
 
 const optionalString = (name: string) => Config.option(Config.string(name))
 
@@ -177,9 +213,10 @@ export const optionsFromEnv: Effect.Effect<PostgresStoreOptions, InvalidConfig> 
 })
 
 /** The Postgres store as a layer configured from the environment (see `optionsFromEnv`). */
-export const layerConfig: Layer.Layer<SessionStore, StoreFailure | InvalidConfig> = Layer.unwrapEffect(
-  Effect.map(optionsFromEnv, layer)
-)
+export const layerConfig: Layer.Layer<SessionStore | SessionEventBus, StoreFailure | InvalidConfig> = Layer
+  .unwrapEffect(
+    Effect.map(optionsFromEnv, layer)
+  )
 
 /** The Postgres store's settings, as rows of the config reference. */
 export const reference: ReadonlyArray<

@@ -10,9 +10,9 @@
  */
 import { Chunk, Effect, Option, Queue, Stream } from "effect"
 import type { EventPosition, EventsMissed, SessionEvent, SubscriptionItem } from "../../domain/Events.js"
+import type { UnnumberedEvent } from "../SessionEventBus.js"
 
-/** An event before the log numbers it. */
-export type UnnumberedEvent = SessionEvent extends infer E ? E extends SessionEvent ? Omit<E, "seq"> : never : never
+export type { UnnumberedEvent } from "../SessionEventBus.js"
 
 /** What a subscriber's queue carries: events, and the end of the log. */
 type Delivery = SessionEvent | typeof ended
@@ -63,6 +63,29 @@ export class EventLog {
   }
 
   /**
+   * Takes an event numbered elsewhere (a shared bus), in sequence order: stored and offered like a published one. A
+   * gap in the numbers (an `EventsMissed` of the bus, or a number past the next one) is left empty in the ring, so
+   * replay and live subscribers report it as missed.
+   */
+  ingest(item: SessionEvent | EventsMissed): void {
+    if (item._tag === "EventsMissed") {
+      this.skipTo(item.from + item.count)
+      return
+    }
+    if (item.seq < this.nextSeq) return
+    this.skipTo(item.seq)
+    this.ring[item.seq % this.capacity] = item
+    this.nextSeq = item.seq + 1
+    for (const queue of this.subscribers) Queue.unsafeOffer(queue, item)
+  }
+
+  /** Moves the next number to `seq`, emptying the ring's slots of the numbers skipped. */
+  private skipTo(seq: number): void {
+    for (let s = Math.max(this.nextSeq, seq - this.capacity); s < seq; s++) this.ring[s % this.capacity] = undefined
+    if (seq > this.nextSeq) this.nextSeq = seq
+  }
+
+  /**
    * Events after `after` still in the ring (at most `max`), preceded by an `EventsMissed` when some were already
    * dropped, and the cursor to continue from.
    */
@@ -75,7 +98,18 @@ export class EventLog {
       from = oldest
     }
     const to = Math.min(this.nextSeq, from + max)
-    for (let seq = from; seq < to; seq++) items.push(this.ring[seq % this.capacity]!)
+    let missing = 0
+    for (let seq = from; seq < to; seq++) {
+      const event = this.ring[seq % this.capacity]
+      // Empty for numbers a shared bus skipped: reported as missed, as a gap of its own.
+      if (event === undefined || event.seq !== seq) missing++
+      else {
+        if (missing > 0) items.push(this.missed(seq - missing, missing))
+        missing = 0
+        items.push(event)
+      }
+    }
+    if (missing > 0) items.push(this.missed(to - missing, missing))
     return { items, cursor: to - 1 }
   }
 

@@ -5,11 +5,11 @@
 import { type Clock, Deferred, Duration, Effect, Either, FiberId, FiberRef, GlobalValue, Option } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { type InvalidInput, RateLimited, SessionEnded, ShuttingDown } from "../../domain/Errors.js"
-import type { SessionEvent } from "../../domain/Events.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
 import { type EndReason, type EpochMillis, epochMillisOf, isEnded, type Session } from "../../domain/Session.js"
 import { TokenBuckets } from "../../domain/TokenBuckets.js"
 import type { Gate } from "../Gate.js"
+import type { SessionEventBusShape } from "../SessionEventBus.js"
 import type { AsOwner } from "../SessionManager.js"
 import type { Ended, Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
@@ -45,7 +45,9 @@ export class ManagerCore {
     readonly node: string,
     meter: ManagerMetrics,
     /** Shutdown and the `withSession` work in flight: owned here, changed only through `Gate`'s functions. */
-    readonly gate: Gate
+    readonly gate: Gate,
+    /** The store's shared event sequence, when it has one: events go there, and come back numbered by it. */
+    private readonly bus?: SessionEventBusShape | undefined
   ) {
     this.meter = meter
     const now = () => clock.unsafeCurrentTimeMillis()
@@ -55,7 +57,7 @@ export class ManagerCore {
       config.eventBuffer,
       (count) => meter.count(metrics.eventsDropped, count),
       // Unique per run: the start instant and random bits, so a restart within the same millisecond differs too.
-      `${now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
+      bus?.epoch ?? `${now().toString(36)}${Math.random().toString(36).slice(2, 8)}`
     )
   }
 
@@ -131,8 +133,9 @@ export class ManagerCore {
     return Effect.map(FiberRef.get(heldLeases), (leases) => leases.get(id))
   }
 
-  publish(event: UnnumberedEvent): SessionEvent {
-    return this.log.publish(event)
+  publish(event: UnnumberedEvent): void {
+    if (this.bus === undefined) this.log.publish(event)
+    else this.bus.publish(event)
   }
 
   /** Records a session that a store call ended: metrics, gauge and its event. */

@@ -2,7 +2,7 @@
  * Builds a `SessionManager`: its state, the guarded store, the sweeper fiber, the shutdown finalizer, and the
  * operations that need no exclusive permit.
  */
-import { Deferred, Effect, Either, Fiber, Option } from "effect"
+import { Deferred, Effect, Either, Fiber, Option, Stream } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { validateData } from "../../domain/Data.js"
 import { type InvalidInput, SessionNotFound, type StoreFailure } from "../../domain/Errors.js"
@@ -16,6 +16,7 @@ import {
 import { newSession } from "../../domain/Lifecycle.js"
 import { type EndReason, liveCount, type Session, statuses } from "../../domain/Session.js"
 import * as Gate from "../Gate.js"
+import { SessionEventBus } from "../SessionEventBus.js"
 import type { AsOwner, ManagerOptions, SessionManagerShape } from "../SessionManager.js"
 import { type Cursor, type Inserted, SessionStore, SessionStoreSync } from "../SessionStore.js"
 import { boundedStore } from "./BoundedStore.js"
@@ -42,8 +43,18 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       clock,
       tracing: options.tracing === true
     })
-    const core = new ManagerCore(config, store, clock, options.node ?? randomNode(), meter, yield* Gate.make)
+    const bus = Option.getOrUndefined(yield* Effect.serviceOption(SessionEventBus))
+    const core = new ManagerCore(config, store, clock, options.node ?? randomNode(), meter, yield* Gate.make, bus)
     meter.resync(yield* store.counts)
+    if (bus !== undefined) {
+      // The ring starts with the sequence's latest events, so a position taken on another node resumes here.
+      const recent = yield* bus.recent(config.eventBuffer)
+      core.log.ingest({ _tag: "EventsMissed", from: 1, count: recent.lastSeq - recent.events.length })
+      for (const event of recent.events) core.log.ingest(event)
+      yield* Effect.forkScoped(
+        Stream.runForEach(bus.feed(core.log.lastSeq), (item) => Effect.sync(() => core.log.ingest(item)))
+      )
+    }
 
     const sweeper = options.sweeper === false ? undefined : yield* Effect.forkScoped(sweepLoop(core))
     yield* Effect.addFinalizer(() =>

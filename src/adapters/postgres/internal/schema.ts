@@ -67,13 +67,15 @@ const migrations: ReadonlyArray<ReadonlyArray<string>> = [
     )`
   ],
   [
-    // Events of every node, in the order of `seq`; NOTIFY carries only the newest seq, a listener reads the rows.
+    // Events of every node, numbered without gaps in commit order (appended under an advisory lock); NOTIFY carries
+    // only the newest seq, a listener reads the rows. `events_epoch` names this sequence.
     `CREATE TABLE events (
-      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      seq bigint PRIMARY KEY,
       at bigint NOT NULL,
       node text NOT NULL,
       event text NOT NULL
-    )`
+    )`,
+    "INSERT INTO meta (key, value) VALUES ('events_epoch', md5(random()::text || clock_timestamp()::text))"
   ]
 ]
 
