@@ -4,8 +4,10 @@ import * as Path from "node:path"
 import { maintenance } from "../examples/backup.js"
 import { reply } from "../examples/chat-reply.js"
 import { program } from "../examples/first-sessions.js"
-import { onCountedMemory, onMemory, onSqlite } from "../examples/swap-store.js"
+import { twoNodes } from "../examples/many-nodes.js"
+import { onCountedMemory, onMemory, onPostgres, onSqlite } from "../examples/swap-store.js"
 import { MemoryStore, SessionManager } from "../src/index.js"
+import { freshSchema, testUrl } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
 
 describe("examples", () => {
@@ -68,4 +70,20 @@ describe("examples", () => {
       expect((yield* onCountedMemory(calls)).data).toEqual({ step: 1 })
       expect(calls.count).toBeGreaterThanOrEqual(3)
     }))
+
+  it.live("swap-store runs the same app on Postgres", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const session = yield* onPostgres(testUrl, yield* freshSchema)
+      expect(session).toMatchObject({ owner: "alice", data: { step: 1 }, version: 2 })
+    })))
+
+  it.live("many-nodes: a session created on one node is written and watched from another", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const outcome = yield* twoNodes(testUrl, yield* freshSchema)
+      expect(outcome).toMatchObject({
+        updated: { data: { topic: "billing" }, version: 2 },
+        clash: "SessionNameTaken",
+        events: ["Created", "Updated"]
+      })
+    })))
 })

@@ -43,6 +43,18 @@ describe("package layout", () => {
     expect([...packages].sort()).toEqual(["better-sqlite3", "effect", "node:crypto", "node:fs", "node:path"])
   })
 
+  it("the postgres entry point adds pg and @effect/sql-pg (with what it stands on) and Node's own modules", () => {
+    const { files, packages } = importGraph(Path.join(src, "postgres.ts"))
+    expect([...packages].filter((p) => !p.startsWith("node:")).sort()).toEqual([
+      "@effect/experimental",
+      "@effect/sql",
+      "@effect/sql-pg",
+      "effect",
+      "pg"
+    ])
+    for (const file of files) expect(file.startsWith(Path.join(src, "adapters", "sqlite"))).toBe(false)
+  })
+
   it("importing the HTTP service loads no database driver", () => {
     const { files, packages } = importGraph(Path.join(src, "http.ts"))
     for (const driver of ["better-sqlite3", "pg", "@effect/sql", "@effect/sql-pg"]) {
@@ -85,7 +97,7 @@ describe("package layout", () => {
     }
     // Every package the sources import is declared, as a dependency or a peer.
     const declared = new Set([...Object.keys(pkg.dependencies), ...peers])
-    for (const entry of ["index.ts", "sqlite.ts", "http.ts", "cli.ts", "bin.ts"]) {
+    for (const entry of ["index.ts", "sqlite.ts", "postgres.ts", "http.ts", "cli.ts", "bin.ts"]) {
       for (const used of importGraph(Path.join(src, entry)).packages) {
         if (!used.startsWith("node:")) expect(declared.has(used), used).toBe(true)
       }
@@ -97,6 +109,7 @@ describe("package layout", () => {
     expect(pkg.type).toBe("module")
     expect(pkg.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" })
     expect(pkg.exports["./sqlite"]).toEqual({ types: "./dist/sqlite.d.ts", import: "./dist/sqlite.js" })
+    expect(pkg.exports["./postgres"]).toEqual({ types: "./dist/postgres.d.ts", import: "./dist/postgres.js" })
     expect(pkg.engines.node).toBe(">=20")
   })
 })
