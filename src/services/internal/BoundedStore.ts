@@ -9,7 +9,13 @@ import { type Clock, Effect, Either, type MetricLabel, Option, Schedule } from "
 import type { SessionsConfig } from "../../domain/Config.js"
 import { formatDuration } from "../../domain/Config.js"
 import { StoreUnavailable } from "../../domain/Errors.js"
-import { operations, type SessionStoreShape, type SessionStoreSyncShape, storeThrough, valued } from "../SessionStore.js"
+import {
+  operations,
+  type SessionStoreShape,
+  type SessionStoreSyncShape,
+  storeThrough,
+  valued
+} from "../SessionStore.js"
 import { type ManagerMetrics, metrics } from "./Metrics.js"
 
 /**
