@@ -6,6 +6,7 @@ import * as Path from "node:path"
 import { SessionsApi } from "../src/adapters/http/Api.js"
 import { statusTable } from "../src/adapters/http/HttpErrors.js"
 import { serviceConfigReference } from "../src/adapters/http/ServiceConfig.js"
+import * as PostgresStore from "../src/adapters/postgres/PostgresStore.js"
 import * as SqliteStore from "../src/adapters/sqlite/SqliteStore.js"
 import { configReference, makeConfig, MemoryStore, SessionManager } from "../src/index.js"
 import { examples } from "./readme/snippets.js"
@@ -14,7 +15,9 @@ const readme = Fs.readFileSync(Path.join(import.meta.dirname, "..", "README.md")
 
 describe("README", () => {
   it("documents every setting with its environment variable, default and meaning", () => {
-    for (const row of [...configReference, ...serviceConfigReference, ...SqliteStore.reference]) {
+    for (
+      const row of [...configReference, ...serviceConfigReference, ...SqliteStore.reference, ...PostgresStore.reference]
+    ) {
       expect(readme).toContain(`| \`${row.field}\` | \`${row.env}\` | \`${row.default}\` | ${row.doc} |`)
     }
   })
