@@ -66,6 +66,7 @@ describe(`soak (${seconds} s)`, () => {
         rateLimitKeys,
         sweepLagMs: { max: lagMax, p99Max: Math.max(...samples.map((s) => s.lagP99 ?? 0)) },
         sweepMsMax: final.sweepMsMax,
+        loopDelayMsMax: final.loopDelayMsMax,
         fileKiB: { reference: reference.dbBytes / 1024, referenceAt: reference.t, end: final.dbBytes / 1024 },
         walKiB: final.walBytes / 1024
       })
@@ -84,8 +85,10 @@ describe(`soak (${seconds} s)`, () => {
       expect(Math.max(...samples.map((s) => s.rateLimitKeys))).toBeLessThanOrEqual(soakConfig.rateLimitKeys)
       expect(final.dbBytes).toBeLessThanOrEqual(fileLimit)
       // An expiry is recorded within one sweep interval (start to start) and the time that sweep took to reach it;
-      // the event is then delivered at once. The allowance beyond the interval is the longest sweep measured.
-      expect(lagMax).toBeLessThan(sweepInterval + final.sweepMsMax + 50)
+      // the event is then delivered at once. The allowance beyond the interval is the longest sweep measured, and
+      // the longest the event loop ran late (a timer cannot fire while the loop is busy; on a shared machine
+      // another process takes the CPU), both measured in the same run.
+      expect(lagMax).toBeLessThan(sweepInterval + final.sweepMsMax + final.loopDelayMsMax + 50)
     } finally {
       removeDir(dir)
     }

@@ -8,6 +8,7 @@
  */
 import { Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Stream } from "effect"
 import * as Fs from "node:fs"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { makeConfig, SessionManager } from "../../../src/index.js"
 import { metrics } from "../../../src/services/internal/Metrics.js"
 import { SqliteStore } from "../../../src/sqlite.js"
@@ -98,6 +99,9 @@ const program = Effect.gen(function*() {
     discard: true
   }))
 
+  // How late the event loop ran what was due (the sweeper's timer among it), over the whole run.
+  const loop = monitorEventLoopDelay({ resolution: 10 })
+  loop.enable()
   const sample = (kind: "sample" | "final") =>
     Effect.gen(function*() {
       gc()
@@ -121,6 +125,7 @@ const program = Effect.gen(function*() {
           counts: stats.counts,
           sweeps: stats.sweeps,
           sweepMsMax: sweepMs.max,
+          loopDelayMsMax: loop.max / 1e6,
           created,
           activities,
           expired,

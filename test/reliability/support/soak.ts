@@ -37,6 +37,8 @@ export interface Sample {
   readonly lagMax: number | null
   /** The longest sweep so far, in milliseconds. */
   readonly sweepMsMax: number
+  /** The longest the event loop ran late so far (timers included), in milliseconds. */
+  readonly loopDelayMsMax: number
   readonly dbBytes: number
   readonly walBytes: number
 }
