@@ -198,8 +198,9 @@ export interface ManagerOptions {
   /** Name of this node in lease holders ("node-1/fiber#12"). Default: a random name per manager. */
   readonly node?: string | undefined
   /**
-   * A span per public call. Off by default: a span costs several microseconds, more than an in-memory call. Calls to
-   * stores that do I/O and `withSession` always have spans.
+   * A span per public call. Off by default: a span costs several microseconds, more than an in-memory call (measured:
+   * 34,000-39,000 calls/s with a span per call against 154,000-387,000 without, `bench/` "crud"). Calls to stores
+   * that do I/O and `withSession` always have spans.
    */
   readonly tracing?: boolean | undefined
   /** Whether to run the background sweeper (default true). Tests that drive `sweep` by hand may turn it off. */

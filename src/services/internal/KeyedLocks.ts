@@ -1,6 +1,10 @@
 /**
  * Exclusive permits per key (a session id): FIFO waiters, a wait bounded by a timeout, and no entry kept for a key
  * nobody holds, so memory follows the number of keys held now, not the number ever seen.
+ *
+ * Hand-written rather than a table of `Effect.makeSemaphore(1)`, by measurement: an uncontended permit costs 1.11 µs
+ * here against 4.56 µs for a Semaphore table freeing idle entries, in the same run (`bench/`, "primitives"), and
+ * every write to a session takes one.
  */
 import { Clock, Deferred, Duration, Effect, Exit, FiberId } from "effect"
 import { SessionBusy } from "../../domain/Errors.js"
