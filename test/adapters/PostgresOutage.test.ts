@@ -18,7 +18,10 @@ const proxy = Effect.acquireRelease(
     const sockets = new Set<Net.Socket>()
     let down = false
     const server = Net.createServer((client) => {
-      if (down) return client.destroy()
+      if (down) {
+        client.destroy()
+        return
+      }
       const upstream = Net.connect(5432, "127.0.0.1")
       sockets.add(client).add(upstream)
       client.pipe(upstream).pipe(client)
@@ -40,7 +43,10 @@ const proxy = Effect.acquireRelease(
         }
       })))
   }),
-  ({ server }) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
 )
 
 describe("PostgresStore: the database goes away", () => {
