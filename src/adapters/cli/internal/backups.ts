@@ -1,8 +1,9 @@
-/** The commands on the database file as a whole: `backup` (and `backup list`), `restore` and `verify`. */
+/** The commands on the store as a whole: `backup` (and `backup list`), `restore` and `verify`, on SQLite or Postgres. */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
-import * as Backup from "../../sqlite/Backup.js"
-import { CliFailure, existingDatabase, json, settings, usageError } from "./common.js"
+import * as Files from "../../../internal/BackupFiles.js"
+import { storeOfSettings } from "../../../startup/Startup.js"
+import { CliFailure, existingStore, json, settings, usageError } from "./common.js"
 import { formatBytes, progress, table } from "./output.js"
 
 const file = (name: string, description: string) => Args.text({ name }).pipe(Args.withDescription(description))
@@ -21,9 +22,8 @@ const write = Command.make("backup", {
       return yield* usageError("Missing argument <file>: where to write the backup (`backup list` lists the backups)")
     }
     const current = yield* settings
-    const database = yield* existingDatabase(current)
-    const report = yield* Backup.backup({
-      database,
+    const store = yield* existingStore(current)
+    const report = yield* store.backup({
       to: file.value,
       overwrite: force,
       onProgress: progress("backup")
@@ -42,7 +42,7 @@ const write = Command.make("backup", {
     }
   })).pipe(
     Command.withDescription(
-      "Write a consistent backup of the database to a file (the service may be running); an existing file is " +
+      "Write a consistent backup of the store to a file (the service may be running); an existing file is " +
         "replaced only with --force. `backup list` lists the backups in the data directory; to write a file named " +
         "list, give it as a path: backup ./list"
     )
@@ -58,8 +58,8 @@ const listBackups = Command.make("list", { json }, (options) =>
     }
     const json = options.json || parent.json
     const current = yield* settings
-    const directory = Backup.backupDirectory(current.service.dataDir)
-    const backups = yield* Backup.list({ dir: directory, onProgress: progress("backup list") })
+    const directory = Files.backupDirectory(current.service.dataDir)
+    const backups = yield* Files.list({ dir: directory, onProgress: progress("backup list") })
     const rows = backups.map((entry) => ({ ...entry, writtenAt: new Date(entry.writtenAt).toISOString() }))
     if (json) return yield* Console.log(JSON.stringify({ directory, backups: rows }, null, 2))
     if (rows.length === 0) return yield* Console.log(`no backups in ${directory}`)
@@ -96,8 +96,7 @@ export const restore = Command.make("restore", {
 }, ({ dryRun, file, json }) =>
   Effect.gen(function*() {
     const current = yield* settings
-    const report = yield* Backup.restore({
-      database: current.sqlite.filename,
+    const report = yield* storeOfSettings(current).restore({
       from: file,
       dryRun,
       onProgress: progress("restore")
@@ -109,11 +108,12 @@ export const restore = Command.make("restore", {
     )
   })).pipe(
     Command.withDescription(
-      "Replace the database's sessions with a backup's, after checking all of it (stop the service first)"
+      "Replace the store's sessions with a backup's (from either store), after checking all of it (stop the " +
+        "service first)"
     )
   )
 
-/** `verify [--repair]`: SQLite integrity, rows that decode, counters; `--repair` quarantines bad rows. */
+/** `verify [--repair]`: the database's integrity, rows that decode, counters; `--repair` quarantines bad rows. */
 export const verify = Command.make("verify", {
   json,
   repair: Options.boolean("repair").pipe(
@@ -122,8 +122,8 @@ export const verify = Command.make("verify", {
 }, ({ json, repair }) =>
   Effect.gen(function*() {
     const current = yield* settings
-    const database = yield* existingDatabase(current)
-    const report = yield* Backup.verify({ database, repair, onProgress: progress("verify") })
+    const store = yield* existingStore(current)
+    const report = yield* store.verify({ repair, onProgress: progress("verify") })
     if (json) yield* Console.log(JSON.stringify(report, null, 2))
     else {
       yield* Console.log(
@@ -141,7 +141,16 @@ export const verify = Command.make("verify", {
     }
     if (report.integrity[0] !== "ok") {
       return yield* Effect.fail(
-        new CliFailure({ reason: "SQLite reports damage that repair cannot fix; restore from a backup" })
+        new CliFailure({
+          reason: `${
+            store.kind === "sqlite" ? "SQLite reports" : "the store holds"
+          } damage that repair cannot fix; restore from a backup`
+        })
       )
     }
-  })).pipe(Command.withDescription("Check the database: SQLite integrity, every row decoding, the status counters"))
+  })).pipe(
+    Command.withDescription(
+      "Check the store: its integrity (SQLite's checks, Postgres's active pointers), every row decoding, the status " +
+        "counters"
+    )
+  )

@@ -1,12 +1,12 @@
-/** What the CLI's commands share: their failure, options, usage errors, settings, database and manager. */
+/** What the CLI's commands share: their failure, options, usage errors, settings, store and manager. */
 import { HelpDoc, Options, ValidationError } from "@effect/cli"
-import { Console, Duration, Effect, Either, Layer, Schema } from "effect"
+import { Console, Duration, Effect, Either, Layer, Option, Schema } from "effect"
 import * as Fs from "node:fs"
 import { parseDuration } from "../../../domain/Config.js"
+import type { StoreFailure } from "../../../domain/Errors.js"
 import * as SessionManager from "../../../services/SessionManager.js"
 import type { SessionStore } from "../../../services/SessionStore.js"
-import { type Settings, settingsFromEnv } from "../../../startup/Startup.js"
-import * as SqliteStore from "../../sqlite/SqliteStore.js"
+import { type Settings, settingsFromEnv, type Store, storeOfSettings } from "../../../startup/Startup.js"
 
 /** A command that could not do what it was asked; `message` is the one line printed. */
 export class CliFailure extends Schema.TaggedError<CliFailure>()("CliFailure", { reason: Schema.String }) {
@@ -63,16 +63,22 @@ export const integerOption = (
 /** The settings, or a failure listing every bad variable. */
 export const settings = Effect.mapError(settingsFromEnv, (error) => new CliFailure({ reason: error.message }))
 
-/** The database file of the settings, which must exist for every command but `serve` and `restore`. */
-export const existingDatabase = (current: Settings) =>
-  Fs.existsSync(current.sqlite.filename)
-    ? Effect.succeed(current.sqlite.filename)
-    : Effect.fail(
-      new CliFailure({
-        reason: `no database at ${current.sqlite.filename}; start the service once (npm start) or set ` +
-          "SESSIONS_SQLITE_FILE / SESSIONS_DATA_DIR"
-      })
-    )
+/**
+ * The store of the settings, which must exist for every command but `serve` and `restore`: the SQLite file, or the
+ * Postgres schema (a server that does not answer fails `StoreUnavailable`).
+ */
+export const existingStore = (current: Settings): Effect.Effect<Store, CliFailure | StoreFailure> => {
+  const store = storeOfSettings(current)
+  const missing = new CliFailure({ reason: store.missing })
+  if (store.kind === "sqlite") return Fs.existsSync(store.location) ? Effect.succeed(store) : Effect.fail(missing)
+  return Effect.flatMap(
+    store.schemaStatus,
+    (status) => Option.isSome(status) ? Effect.succeed(store) : Effect.fail(missing)
+  )
+}
+
+/** Where the store of the settings is (see `existingStore`). */
+export const existingDatabase = (current: Settings) => Effect.map(existingStore(current), (store) => store.location)
 
 /** Runs `use` with a manager over the configured database (no sweeper: the CLI only does what it is asked). */
 export const withManager = <A, E>(
@@ -80,11 +86,11 @@ export const withManager = <A, E>(
 ) =>
   Effect.gen(function*() {
     const current = yield* settings
-    yield* existingDatabase(current)
+    const store = yield* existingStore(current)
     return yield* Effect.flatMap(SessionManager.SessionManager, (service) => use(service, current)).pipe(
       Effect.provide(
         SessionManager.layer(current.sessions, { instance: "cli", node: "cli", sweeper: false }).pipe(
-          Layer.provideMerge(SqliteStore.layer(current.sqlite))
+          Layer.provideMerge(store.layer)
         )
       )
     )

@@ -2,8 +2,8 @@
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { configReference } from "../../../domain/Config.js"
+import { storeReference } from "../../../startup/Startup.js"
 import { serviceConfigReference } from "../../http/ServiceConfig.js"
-import * as SqliteStore from "../../sqlite/SqliteStore.js"
 import { json, settings } from "./common.js"
 import { formatSettings, table } from "./output.js"
 
@@ -20,7 +20,7 @@ const reference = Command.make("reference", {}, () =>
   Console.log(
     table(
       ["variable", "default", "meaning"],
-      [...configReference, ...serviceConfigReference, ...SqliteStore.reference].map((row) => [
+      [...configReference, ...serviceConfigReference, ...storeReference].map((row) => [
         row.env,
         row.default,
         row.doc

@@ -1,10 +1,8 @@
-/** `doctor`: config, secret, database, migrations, integrity and service checked in one go, changing nothing. */
+/** `doctor`: config, secret, store, migrations, integrity and service checked in one go, changing nothing. */
 import { Command } from "@effect/cli"
-import { Console, Effect, Either } from "effect"
-import * as Fs from "node:fs"
-import { settingsFromEnv } from "../../../startup/Startup.js"
+import { Console, Effect, Either, Option } from "effect"
+import { settingsFromEnv, storeOfSettings } from "../../../startup/Startup.js"
 import { howToGenerate, readSecret, secretFileExposed, type SecretReading, secretVariable } from "../../http/Auth.js"
-import * as Backup from "../../sqlite/Backup.js"
 import { askServer, CliFailure, json } from "./common.js"
 
 interface Finding {
@@ -66,31 +64,49 @@ const diagnose = Effect.gen(function*() {
   const current = loaded.right
   findings.push(finding("config", true, "every SESSIONS_* setting is valid"))
   findings.push(secretFinding(yield* readSecret(current.service)))
-  const database = current.sqlite.filename
-  if (!Fs.existsSync(database)) {
+  const store = storeOfSettings(current)
+  const database = store.location
+  const status = yield* Effect.either(store.schemaStatus)
+  if (Either.isLeft(status)) {
+    findings.push(
+      finding(
+        "database",
+        false,
+        status.left.message,
+        store.kind === "sqlite"
+          ? "check the path and the file's permissions"
+          : "check SESSIONS_PG_URL, and that the server answers and lets this user in"
+      )
+    )
+    return findings
+  }
+  if (Option.isNone(status.right)) {
     findings.push(finding("database", true, `none yet at ${database}; the first start creates it`))
     return findings
   }
-  const schema = yield* Effect.either(Backup.schemaStatus(database))
-  if (Either.isLeft(schema)) {
-    findings.push(finding("database", false, schema.left.message, "check the path and the file's permissions"))
-    return findings
-  }
+  const schema = status.right.value
   findings.push(
-    finding("database", schema.right.ours, `${database}`, "SESSIONS_SQLITE_FILE names a file of another application")
+    finding(
+      "database",
+      schema.ours,
+      `${database}`,
+      store.kind === "sqlite"
+        ? "SESSIONS_SQLITE_FILE names a file of another application"
+        : "SESSIONS_PG_SCHEMA names a schema of another application"
+    )
   )
   findings.push(
     finding(
       "migrations",
-      schema.right.version === schema.right.current,
-      `schema version ${schema.right.version}, this build's is ${schema.right.current}`,
-      schema.right.version < schema.right.current
+      schema.version === schema.current,
+      `schema version ${schema.version}, this build's is ${schema.current}`,
+      schema.version < schema.current
         ? "start the service once to migrate (back up first)"
         : "this database was written by a newer effect-sessions: upgrade"
     )
   )
-  if (schema.right.version === schema.right.current && schema.right.ours) {
-    const report = yield* Effect.either(Backup.verify({ database }))
+  if (schema.version === schema.current && schema.ours) {
+    const report = yield* Effect.either(store.verify({ repair: false }))
     findings.push(
       Either.isLeft(report)
         ? finding("integrity", false, report.left.message, "stop the service and run verify")

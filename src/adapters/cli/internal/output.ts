@@ -2,7 +2,7 @@
 import { Duration } from "effect"
 import { formatDuration, formatRate } from "../../../domain/Config.js"
 import { envName } from "../../../domain/Config.js"
-import type { Settings } from "../../../startup/Startup.js"
+import { type Settings, storeOfSettings } from "../../../startup/Startup.js"
 
 /** Rows under a header, each column as wide as its widest cell. */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -41,13 +41,11 @@ const formatValue = (value: unknown): string =>
     ? value.length === 0 ? "(none)" : value.join(",")
     : String(value)
 
-/** Every setting in effect, by variable name (the JWT secret is never among them). */
+/** Every setting in effect, by variable name, the chosen store's last (no JWT secret, no database password). */
 export const formatSettings = (settings: Settings): ReadonlyArray<readonly [string, string]> => [
   ...Object.entries(settings.sessions).map(([field, value]) => [envName(field), formatValue(value)] as const),
   ...Object.entries(settings.service).map(([field, value]) => [envName(field), formatValue(value)] as const),
-  ["SESSIONS_SQLITE_FILE", settings.sqlite.filename],
-  ["SESSIONS_SQLITE_SYNCHRONOUS", settings.sqlite.synchronous ?? "normal"],
-  ["SESSIONS_SQLITE_BUSY_TIMEOUT", formatValue(Duration.decode(settings.sqlite.busyTimeout ?? "1 second"))]
+  ...storeOfSettings(settings).settings
 ]
 
 /**
