@@ -100,7 +100,9 @@ export const parse = (bytes: Uint8Array, digest: () => Digest): Either.Either<Co
   hash.update(body)
   const actual = hash.digest("hex")
   if (actual !== expected.sha256) {
-    return Either.left(`checksum mismatch: the file was changed or damaged (expected ${expected.sha256}, got ${actual})`)
+    return Either.left(
+      `checksum mismatch: the file was changed or damaged (expected ${expected.sha256}, got ${actual})`
+    )
   }
   const lines = utf8.decode(body).split("\n")
   lines.pop()

@@ -42,7 +42,10 @@ export const readBackup = (from: string): Effect.Effect<Format.Contents & { read
       try: () => Fs.readFileSync(file),
       catch: (error) => new BackupRejected({ file, reason: error instanceof Error ? error.message : String(error) })
     })
-    const contents = yield* Either.mapLeft(Format.parse(bytes, sha256), (reason) => new BackupRejected({ file, reason }))
+    const contents = yield* Either.mapLeft(
+      Format.parse(bytes, sha256),
+      (reason) => new BackupRejected({ file, reason })
+    )
     return { ...contents, file }
   })
 

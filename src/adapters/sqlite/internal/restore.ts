@@ -4,10 +4,10 @@ import { Effect } from "effect"
 import type { ActivePointer } from "../../../domain/BackupFormat.js"
 import type { Progress, RestoreReport } from "../../../domain/BackupReports.js"
 import type { Session } from "../../../domain/Session.js"
+import { columns, encode } from "../../../domain/SqlRows.js"
 import { readBackup } from "../../../internal/BackupFiles.js"
 import { batchSize, recount, sync } from "./backupJobs.js"
 import { openDatabase, scopedDatabase } from "./database.js"
-import { columns, encode } from "../../../domain/SqlRows.js"
 
 /**
  * Replaces the sessions of the database at `database` with those of the backup `from`, in one transaction, after

@@ -2,11 +2,11 @@
 import DatabaseConstructor from "better-sqlite3"
 import type Database from "better-sqlite3"
 import { Clock, Effect, Either } from "effect"
-import type { StoreFailure } from "../../../domain/Errors.js"
 import type { CorruptRow, Progress, SchemaStatus, VerifyReport } from "../../../domain/BackupReports.js"
+import type { StoreFailure } from "../../../domain/Errors.js"
+import { decode } from "../../../domain/SqlRows.js"
 import { eachBatch, recount, sync } from "./backupJobs.js"
 import { openExisting, scopedDatabase } from "./database.js"
-import { decode } from "../../../domain/SqlRows.js"
 import { applicationId, schemaVersion } from "./schema.js"
 
 /**
