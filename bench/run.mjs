@@ -3,13 +3,17 @@
  * runs), and writes `bench/results.json`, `bench/RESULTS.md` (tables with ratio columns, the targets, met or not)
  * and the charts in `bench/charts/`. `node bench/run.mjs` for the full run, `--quick` for a short one with smaller
  * sizes and shorter HTTP runs (same workloads, same subjects). Needs `npm run build` first (npm run bench does it).
+ * `--only <script>` (e.g. `--only postgres`) runs one workload script's pairs alone and prints their tables instead
+ * of writing the report (results.json, RESULTS.md and the charts stay those of the last whole run). The Postgres
+ * workload needs a server: `BENCH_PG_URL`, default postgres://postgres@127.0.0.1:5432/test (a schema per process,
+ * dropped at its end).
  */
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { renderCharts } from "./lib/charts.mjs"
-import { updateReadme, writeResults } from "./lib/report.mjs"
+import { targetLines, updateReadme, workloadSections, writeResults } from "./lib/report.mjs"
 
 const quick = process.argv.includes("--quick")
 const here = import.meta.dirname
@@ -21,6 +25,13 @@ const sqliteSubjects = [
   "better-sqlite3-session-store"
 ]
 const httpSubjects = ["effect-sessions", "express-session-memory", "express-session-sqlite"]
+const postgresSubjects = [
+  "effect-sessions",
+  "effect-sessions store alone",
+  "raw pg",
+  "@effect/sql-pg",
+  "connect-pg-simple"
+]
 
 const size = (full, short) => (quick ? short : full)
 
@@ -93,8 +104,26 @@ const plan = [
     script: "http",
     subject,
     params: { duration: size(10, 1), warmup: size(2, 1), connections: 50 }
-  }))
+  })),
+  ...[1, 16].flatMap((concurrency) =>
+    postgresSubjects.map((subject) => ({
+      workload: `postgres c=${concurrency}`,
+      script: "postgres",
+      subject,
+      params: {
+        concurrency,
+        sessions: 1_000,
+        pool: 10,
+        ops: concurrency === 1 ? size(300, 100) : size(1_000, 300)
+      }
+    }))
+  )
 ]
+
+const onlyAt = process.argv.indexOf("--only")
+const only = onlyAt < 0 ? undefined : process.argv[onlyAt + 1]
+const selected = only === undefined ? plan : plan.filter((entry) => entry.script === only)
+if (selected.length === 0) throw new Error(`no workload script ${only}`)
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -134,8 +163,8 @@ const measure = (entry) => {
 
 const started = performance.now()
 const results = []
-for (const [index, entry] of plan.entries()) {
-  process.stderr.write(`[${index + 1}/${plan.length}] ${entry.workload}: ${entry.subject} ... `)
+for (const [index, entry] of selected.entries()) {
+  process.stderr.write(`[${index + 1}/${selected.length}] ${entry.workload}: ${entry.subject} ... `)
   const result = measure(entry)
   results.push(result)
   process.stderr.write(result.error === undefined ? `${result.seconds.toFixed(1)}s\n` : `FAILED\n${result.error}\n`)
@@ -150,9 +179,16 @@ const run = {
   seconds: Math.round((performance.now() - started) / 1000),
   results
 }
-Fs.writeFileSync(Path.join(here, "results.json"), `${JSON.stringify(run, null, 2)}\n`)
-const charts = await renderCharts(run, Path.join(here, "charts"))
-writeResults(run, charts, Path.join(here, "RESULTS.md"))
-if (!quick) updateReadme(run, Path.join(here, "..", "README.md"))
-process.stderr.write(`done in ${run.seconds}s: bench/RESULTS.md, bench/results.json, ${charts.length} charts\n`)
+if (only === undefined) {
+  Fs.writeFileSync(Path.join(here, "results.json"), `${JSON.stringify(run, null, 2)}\n`)
+  const charts = await renderCharts(run, Path.join(here, "charts"))
+  writeResults(run, charts, Path.join(here, "RESULTS.md"))
+  if (!quick) updateReadme(run, Path.join(here, "..", "README.md"))
+  process.stderr.write(`done in ${run.seconds}s: bench/RESULTS.md, bench/results.json, ${charts.length} charts\n`)
+} else {
+  const file = Path.join(Os.tmpdir(), `effect-sessions-bench-${only}.json`)
+  Fs.writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`)
+  process.stdout.write(`${[...workloadSections(run), ...targetLines(run)].join("\n")}\n`)
+  process.stderr.write(`done in ${run.seconds}s (--only ${only}: nothing in bench/ written; raw figures in ${file})\n`)
+}
 if (results.some((result) => result.error !== undefined)) process.exit(1)

@@ -47,7 +47,8 @@ export const renderCharts = async (run, dir) => {
   }
   const throughput = [
     ["crud", "In memory: operations per second", "memory-crud.svg"],
-    ["sqlite crud", "SQLite: acknowledged operations per second", "sqlite-crud.svg"]
+    ["sqlite crud", "SQLite: acknowledged operations per second", "sqlite-crud.svg"],
+    ["postgres c=16", "Postgres: committed operations per second, 16 callers", "postgres.svg"]
   ]
   for (const [workload, title, file] of throughput) {
     const rows = rowsOf(run, workload, /ops\/s$/)

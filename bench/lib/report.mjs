@@ -89,6 +89,15 @@ export const targets = (run) => {
       theirs === undefined || p99 === undefined ? undefined : theirs >= 1.5 && p99 <= 10
     )
   }
+  for (const workload of postgresWorkloads(run)) {
+    const r = ratio(value(run, workload, "@effect/sql-pg", "get ops/s"), value(run, workload, "raw pg", "get ops/s"))
+    add(
+      `Postgres ${workload.slice("postgres ".length)}: @effect/sql SELECT by id`,
+      ">= 0.8x raw pg, same SELECT (else @effect/sql limits throughput)",
+      `${format(r)}x`,
+      r === undefined ? undefined : r >= 0.8
+    )
+  }
   for (const subject of [ours, "effect-sessions SQLite"]) {
     const p99 = value(run, "latency under sweep", subject, "get p99 ms (during sweep)")
     add(
@@ -138,9 +147,122 @@ const workloadTable = (run, workload) => {
   return table(["subject", ...metrics], rows)
 }
 
+/** The Postgres workloads of the run (`postgres c=<callers>`), fewest callers first. */
+const postgresWorkloads = (
+  run
+) => [...new Set(run.results.map((result) => result.workload).filter((name) => name.startsWith("postgres ")))]
+
+const postgresOps = ["create", "get", "touch", "update", "close"]
+const storeAlone = "effect-sessions store alone"
+
+/** `ops/s ±spread% (p50 / p99 ms)` of one subject's operation. */
+const opCell = (run, workload, subject, op) => {
+  const m = find(run, workload, subject)?.metrics
+  const ops = m?.[`${op} ops/s`]
+  if (ops === undefined) return "-"
+  const spread = ops.median === 0 ? 0 : Math.round(((ops.max - ops.min) / ops.median) * 100)
+  return `${format(ops.median)} ±${spread}% (${format(m[`${op} p50 ms`]?.median)} / ${
+    format(m[`${op} p99 ms`]?.median)
+  } ms)`
+}
+
+/**
+ * The Postgres section: per number of callers, each operation's ops/s and latency for every subject, with the
+ * ratios (ours against raw pg and connect-pg-simple, the manager against the store alone), then @effect/sql-pg's
+ * SELECT and UPDATE against raw pg's, the same statements.
+ */
+export const postgresSection = (run) => {
+  const workloads = postgresWorkloads(run)
+  if (workloads.length === 0) return []
+  const ops = (workload, subject, op) => value(run, workload, subject, `${op} ops/s`)
+  const x = (a, b) => `${format(ratio(a, b))}x`
+  const subjects = [ours, storeAlone, "raw pg", "connect-pg-simple"]
+  const params = find(run, workloads[0], ours)?.params ?? find(run, workloads[0], "raw pg")?.params ?? {}
+  return [
+    "## Postgres",
+    "",
+    `Each subject in its own process on a schema of its own, pre-filled with ${
+      format(params.sessions)
+    } sessions, a pool of ${format(params.pool)} connections; ` +
+    "every call acknowledged (committed) before the caller makes its next. Cells: ops/s ± spread (p50 / p99 ms). " +
+    "effect-sessions is `SessionManager` over `PostgresStore.layer({ events: false })`; the store alone is the same " +
+    "store's `SessionStore` calls; raw pg is one autocommitted statement per call through a `pg.Pool` on the " +
+    "store's own table (INSERT, SELECT by id, UPDATE by id): the floor; connect-pg-simple is express-session's " +
+    "Postgres store (`set`, `get`, `touch`, `destroy`). Ratios are of ops/s (above 1: the first is faster).",
+    "",
+    ...workloads.flatMap((workload) => [
+      `### ${workload} (${
+        workload === "postgres c=1" ? "one caller" : `${workload.slice("postgres c=".length)} concurrent callers`
+      })`,
+      "",
+      table(
+        [
+          "operation",
+          ...subjects,
+          "ours / raw pg",
+          "ours / connect-pg-simple",
+          "manager / store alone"
+        ],
+        postgresOps.map((op) => [
+          op,
+          ...subjects.map((subject) => opCell(run, workload, subject, op)),
+          x(ops(workload, ours, op), ops(workload, "raw pg", op)),
+          x(ops(workload, ours, op), ops(workload, "connect-pg-simple", op)),
+          x(ops(workload, ours, op), ops(workload, storeAlone, op))
+        ])
+      ),
+      ""
+    ]),
+    "### @effect/sql against the pg driver",
+    "",
+    "The same statement (raw pg's SELECT by id, and its UPDATE for touch) through `@effect/sql-pg`'s `PgClient` " +
+    "(`sql.unsafe(text, params)`, over the same kind of pool) and through `pg` directly. The rule: more than 20% " +
+    "below raw pg means @effect/sql measurably limits throughput.",
+    "",
+    table(
+      ["callers", "statement", "@effect/sql-pg", "raw pg", "@effect/sql-pg / raw pg", "verdict"],
+      workloads.flatMap((workload) =>
+        [["get", "SELECT by id"], ["touch", "UPDATE by id"]].map(([op, statement]) => {
+          const r = ratio(ops(workload, "@effect/sql-pg", op), ops(workload, "raw pg", op))
+          return [
+            workload.slice("postgres c=".length),
+            statement,
+            opCell(run, workload, "@effect/sql-pg", op),
+            opCell(run, workload, "raw pg", op),
+            `${format(r)}x`,
+            r === undefined
+              ? "n/a"
+              : r < 0.8
+              ? `**limits throughput** (${Math.round((1 - r) * 100)}% below)`
+              : "within 20%"
+          ]
+        })
+      )
+    ),
+    ""
+  ]
+}
+
+/** The per-workload sections: a table of every metric per subject; the Postgres workloads in their own section. */
+export const workloadSections = (run) => {
+  const workloads = [...new Set(run.results.map((result) => result.workload))].filter(
+    (workload) => !workload.startsWith("postgres ")
+  )
+  return [
+    ...(workloads.length === 0 ? [] : ["## Workloads", ""]),
+    ...workloads.flatMap((workload) => [`### ${workload}`, "", workloadTable(run, workload), ""]),
+    ...postgresSection(run)
+  ]
+}
+
+/** The targets that the run has figures for, as a table (for a partial run). */
+export const targetLines = (run) => {
+  const rows = targets(run).filter((row) => row[3] !== "n/a")
+  return rows.length === 0 ? [] : ["## Targets measured", "", table(["workload", "target", "measured", ""], rows), ""]
+}
+
 /** Writes the report. */
 export const writeResults = (run, charts, file) => {
-  const workloads = [...new Set(run.results.map((result) => result.workload))]
   const failures = run.results.filter((result) => result.error !== undefined)
   const text = [
     "# effect-sessions benchmarks",
@@ -171,9 +293,7 @@ export const writeResults = (run, charts, file) => {
     "",
     ...charts.map((chart) => `![${chart.title}](charts/${chart.file})`),
     "",
-    "## Workloads",
-    "",
-    ...workloads.flatMap((workload) => [`### ${workload}`, "", workloadTable(run, workload), ""])
+    ...workloadSections(run)
   ].join("\n")
   Fs.writeFileSync(file, text)
 }
