@@ -325,6 +325,13 @@ describe("verify and repair", () => {
       expect(yield* Backup.verify({ database: file })).toMatchObject({ ok: true, countsMatch: true })
       const after = live()
       expect(after.kept).toEqual(after.actual)
+      // A row left for an owner with no live session is found too (each direction of the difference counts).
+      const stale = new Database(file)
+      stale.prepare("INSERT INTO owner_live_counts (owner, n) VALUES ('nobody', 1)").run()
+      stale.close()
+      expect(yield* Backup.verify({ database: file })).toMatchObject({ ok: false, countsMatch: false })
+      yield* Backup.verify({ database: file, repair: true })
+      expect(live().kept).toEqual(live().actual)
     }))
 
   it.scoped("migrates a database of schema version 1, counting each owner's live sessions", () =>

@@ -50,13 +50,12 @@ export const verify = (
          WHERE c.n <> (SELECT count(*) FROM sessions s WHERE s.status = c.status)`
         ).get() as { n: number }).n === 0 &&
       (db.prepare(
-          `SELECT count(*) AS n FROM (
-           SELECT owner, n FROM owner_live_counts
-           EXCEPT SELECT owner, count(*) FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner
-           UNION ALL
-           SELECT owner, count(*) FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner
-           EXCEPT SELECT owner, n FROM owner_live_counts
-         )`
+          // Each direction counted on its own: a compound SELECT reads left to right, so A EXCEPT B UNION ALL B
+          // EXCEPT A would drop every row of the first difference.
+          `WITH kept AS (SELECT owner, n FROM owner_live_counts),
+            actual AS (SELECT owner, count(*) AS n FROM sessions WHERE status IN ('active', 'waiting') GROUP BY owner)
+           SELECT (SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM actual))
+             + (SELECT count(*) FROM (SELECT * FROM actual EXCEPT SELECT * FROM kept)) AS n`
         ).get() as { n: number }).n === 0)
     let quarantined = 0
     if (repair && (corrupt.length > 0 || !countsMatch)) {
