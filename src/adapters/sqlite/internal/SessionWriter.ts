@@ -5,9 +5,9 @@
  */
 import { isOwnerId, isSessionId } from "../../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type LiveStatus } from "../../../domain/Session.js"
+import type { CandidateRow } from "../../../domain/SqlRows.js"
 import type { Ended, Transitioned } from "../../../domain/StoreRecords.js"
 import type { PendingActivity } from "./PendingActivity.js"
-import type { CandidateRow } from "../../../domain/SqlRows.js"
 import type { Statements } from "./statements.js"
 
 /** One session of a batch ending, and how it ends. */

@@ -20,10 +20,18 @@ import { expiryInstant, expiryReason } from "../../../domain/Expiry.js"
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { capacityNeeds, planInsert, repeatedInsert } from "../../../domain/InsertPlan.js"
 import { type EndReason, type EpochMillis, isEnded, type Session, type SessionStatus } from "../../../domain/Session.js"
+import {
+  candidateOf,
+  type CandidateRow,
+  decode,
+  encode,
+  type LightRow,
+  rowLease,
+  type SessionRow
+} from "../../../domain/SqlRows.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
 import { PendingActivity } from "./PendingActivity.js"
-import { candidateOf, type CandidateRow, decode, encode, type LightRow, rowLease, type SessionRow } from "../../../domain/SqlRows.js"
 import { type Ending, SessionWriter } from "./SessionWriter.js"
 import { prepare, type Statements } from "./statements.js"
 

@@ -2,8 +2,8 @@
 import type Database from "better-sqlite3"
 import { Effect } from "effect"
 import type { StoreFailure } from "../../../domain/Errors.js"
-import { storeFailure } from "./errors.js"
 import { rowColumns, rowSeq, type SessionRow } from "../../../domain/SqlRows.js"
+import { storeFailure } from "./errors.js"
 
 export const batchSize = 1000
 

@@ -11,9 +11,9 @@ import type {
 } from "../../../domain/Errors.js"
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { type EpochMillis, isEnded, type Session } from "../../../domain/Session.js"
+import { decode, rowLease, rowOwner, type SessionRow } from "../../../domain/SqlRows.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
-import { decode, rowLease, rowOwner, type SessionRow } from "../../../domain/SqlRows.js"
 import { Abort, orAbort, type SqliteState } from "./SqliteState.js"
 
 /** `SessionStore.setActive` on the SQLite store (see the port for its contract). */

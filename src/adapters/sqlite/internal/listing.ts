@@ -3,9 +3,9 @@ import { Either } from "effect"
 import type { CorruptRecord, InvalidInput } from "../../../domain/Errors.js"
 import type { OwnerId } from "../../../domain/Ids.js"
 import { type Session, type SessionStatus, type StatusCounts } from "../../../domain/Session.js"
+import { decode, rowSeq, type SessionRow } from "../../../domain/SqlRows.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
-import { decode, rowSeq, type SessionRow } from "../../../domain/SqlRows.js"
 import { type SqliteState, zero } from "./SqliteState.js"
 
 /** `SessionStore.list` on the SQLite store (see the port for its contract). */

@@ -5,9 +5,9 @@
 import { type Duration } from "effect"
 import type { SessionId } from "../../../domain/Ids.js"
 import { isEnded, type SessionStatus, statuses } from "../../../domain/Session.js"
+import { candidateOf, type LightRow } from "../../../domain/SqlRows.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
-import { candidateOf, type LightRow } from "../../../domain/SqlRows.js"
 import { expiring, type SqliteState } from "./SqliteState.js"
 
 /** `SessionStore.expire` on the SQLite store (see the port for its contract). */
