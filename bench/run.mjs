@@ -24,7 +24,13 @@ const sqliteSubjects = [
   "raw better-sqlite3 batched",
   "better-sqlite3-session-store"
 ]
-const httpSubjects = ["effect-sessions", "express-session-memory", "express-session-sqlite"]
+const httpSubjects = [
+  "effect-sessions",
+  "express-session-memory",
+  "express-session-sqlite",
+  "httpapi-floor",
+  "node-floor"
+]
 const postgresSubjects = [
   "effect-sessions",
   "effect-sessions store alone",

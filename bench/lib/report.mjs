@@ -3,6 +3,7 @@
  * workload with each subject's median, spread and ratio against effect-sessions, and the charts.
  */
 import * as Fs from "node:fs"
+import * as Path from "node:path"
 
 const ours = "effect-sessions"
 
@@ -243,6 +244,95 @@ export const postgresSection = (run) => {
   ]
 }
 
+const httpRoutes = ["create", "get", "touch"]
+/** The HTTP peers ours is set against: the two floors, then express + express-session. */
+const httpPeers = [
+  ["httpapi-floor", "HttpApi floor"],
+  ["node-floor", "node:http floor"],
+  ["express-session-memory", "express-session memory"],
+  ["express-session-sqlite", "express-session SQLite"]
+]
+
+/** autocannon's version: the installed one, else the one bench/package.json pins. */
+const autocannonVersion = () => {
+  const bench = Path.join(import.meta.dirname, "..")
+  for (
+    const [file, read] of [
+      [Path.join(bench, "node_modules", "autocannon", "package.json"), (json) => json.version],
+      [Path.join(bench, "package.json"), (json) => json.devDependencies?.autocannon]
+    ]
+  ) {
+    try {
+      const version = read(JSON.parse(Fs.readFileSync(file, "utf8")))
+      if (version !== undefined) return version
+    } catch {
+      // next source
+    }
+  }
+  return "unknown version"
+}
+
+/**
+ * After the generic HTTP table: per route, ours against each floor and against express + express-session (ratios
+ * of req/s, above 1: ours is faster), then how the figures were made.
+ */
+export const httpSection = (run) => {
+  const results = run.results.filter((result) => result.workload === "http")
+  if (results.length === 0) return []
+  const params = results.find((result) => result.params !== undefined)?.params ?? {}
+  const reqs = (subject, route) => value(run, "http", subject, `${route} req/s`)
+  const cell = (subject, route) => {
+    const r = reqs(subject, route)
+    return r === undefined ? "n/a" : `${format(r)} (p99 ${format(value(run, "http", subject, `${route} p99 ms`))} ms)`
+  }
+  return [
+    "#### HTTP: effect-sessions against the floors and express-session",
+    "",
+    "req/s (p99) of each subject, then effect-sessions' req/s divided by each peer's (above 1: ours is faster; " +
+    "n/a: the subject is not in this run).",
+    "",
+    table(
+      [
+        "route",
+        "effect-sessions",
+        ...httpPeers.map(([, label]) => label),
+        ...httpPeers.map(([, label]) => `ours / ${label}`)
+      ],
+      httpRoutes.map((route) => [
+        route,
+        cell(ours, route),
+        ...httpPeers.map(([subject]) => cell(subject, route)),
+        ...httpPeers.map(([subject]) => {
+          const r = ratio(reqs(ours, route), reqs(subject, route))
+          return r === undefined ? "n/a" : `${format(r)}x`
+        })
+      ])
+    ),
+    "",
+    "#### How the HTTP figures were made",
+    "",
+    `Load generator: autocannon ${autocannonVersion()}, in the benchmark's process; each server a child process ` +
+    `of its own on 127.0.0.1. Per subject and route (create, then get, then touch): one warm-up of ${
+      format(params.warmup)
+    } s, then ${format(params.runs ?? 3)} measured runs of ${format(params.duration)} s each, ${
+      format(params.connections)
+    } connections, pipelining 1; the figure is the median run (req/s is autocannon's average over the run, ` +
+    "p50/p99 its latency percentiles). Any non-2xx answer, error or timeout fails the subject. What each request " +
+    "does: **create** is `POST /sessions` with ~100 bytes of JSON (`{ data }`), answered 201; **get** is " +
+    "`GET /sessions/:id` and **touch** `POST /sessions/:id/touch`, both going round a pool of 1,000 sessions made " +
+    "over HTTP before the route's runs. **effect-sessions** is `dist/bin.js serve` on its SQLite store with auth on: " +
+    "every request carries a bearer JWT (HS256) that is verified per request, and goes through the rate limits " +
+    "(set far above the load) and the request guards, then the manager and the store. **express-session** is " +
+    "express 5 + express-session (MemoryStore or better-sqlite3-session-store), no auth: the session is named by " +
+    "its signed cookie, as express-session does. The floors do no auth and keep sessions in a Map (1,000 " +
+    "pre-filled; create adds one, get reads one, touch writes a new expiry): the **HttpApi floor** is a bare " +
+    "`@effect/platform` HttpApi (`HttpApiBuilder`, path and body schemas, no middleware) on `@effect/platform-node`'s " +
+    "NodeHttpServer, the same versions as the service (the floor of the stack it is built on); the **node:http " +
+    "floor** is a bare `node:http` handler (the floor of Node).",
+    ""
+  ]
+}
+
 /** The per-workload sections: a table of every metric per subject; the Postgres workloads in their own section. */
 export const workloadSections = (run) => {
   const workloads = [...new Set(run.results.map((result) => result.workload))].filter(
@@ -250,7 +340,13 @@ export const workloadSections = (run) => {
   )
   return [
     ...(workloads.length === 0 ? [] : ["## Workloads", ""]),
-    ...workloads.flatMap((workload) => [`### ${workload}`, "", workloadTable(run, workload), ""]),
+    ...workloads.flatMap((workload) => [
+      `### ${workload}`,
+      "",
+      workloadTable(run, workload),
+      "",
+      ...(workload === "http" ? httpSection(run) : [])
+    ]),
     ...postgresSection(run)
   ]
 }

@@ -1,9 +1,12 @@
 /**
  * HTTP throughput and latency of the session routes: effect-sessions (`dist/bin.js serve`, SQLite, JWT auth on)
- * against express 5 + express-session (memory or better-sqlite3 store, `bench/peers/express-server.mjs`).
+ * against express 5 + express-session (memory or better-sqlite3 store, `bench/peers/express-server.mjs`), and
+ * against two floors serving the same routes from a Map with no auth: a bare `@effect/platform` HttpApi on
+ * NodeHttpServer (`bench/peers/httpapi-floor.mjs`, the floor of the stack) and a bare `node:http` server
+ * (`bench/peers/node-floor.mjs`, the floor of Node).
  *
  *   node bench/workloads/http.mjs <subject> '{"duration":10,"warmup":2,"connections":50,"runs":3}'
- *   subject: effect-sessions | express-session-memory | express-session-sqlite
+ *   subject: effect-sessions | express-session-memory | express-session-sqlite | httpapi-floor | node-floor
  *
  * The server runs as a child process, so autocannon does not share its event loop. For each route in order
  * (create, get, touch): one warm-up run of `warmup` seconds, then `runs` measured runs of `duration` seconds with
@@ -75,10 +78,18 @@ const startExpress = (store) => async (dir) => {
   return { ...server, headers: {} }
 }
 
+/** A floor: a peer script with no argument, no auth, sessions in a Map. */
+const startFloor = (script) => async () => {
+  const server = await startChild([path.join(repoRoot, "bench", "peers", script)], {})
+  return { ...server, headers: {} }
+}
+
 const SUBJECTS = {
   "effect-sessions": startEffectSessions,
   "express-session-memory": startExpress("memory"),
-  "express-session-sqlite": startExpress("sqlite")
+  "express-session-sqlite": startExpress("sqlite"),
+  "httpapi-floor": startFloor("httpapi-floor.mjs"),
+  "node-floor": startFloor("node-floor.mjs")
 }
 
 // ---------------------------------------------------------------------------------------------------------------
