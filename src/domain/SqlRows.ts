@@ -111,6 +111,23 @@ export const encode = (session: Session): Array<unknown> => [
   session.version
 ]
 
+/**
+ * The parameters of a write of every column a session's life changes (status, activity, ending, data, version),
+ * in that order, then its id: what both SQL stores' `write` statements take.
+ */
+export const encodeWrite = (session: Session): Array<unknown> => [
+  session.status,
+  session.lastActiveAt,
+  session.expiresAt,
+  session.endedAt,
+  session.endReason,
+  session.messageCount,
+  JSON.stringify(session.responseTimes),
+  JSON.stringify(session.data),
+  session.version,
+  session.id
+]
+
 class Bad {
   constructor(readonly reason: string) {}
 }

@@ -14,15 +14,13 @@
  * Built on `@effect/sql-pg` over a `pg` pool configured here (timeouts, `search_path` to the store's schema, 64-bit
  * integers read as numbers: every stored number is a safe integer by the domain's rules).
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { Config, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as Os from "node:os"
-import Pg from "pg"
 import { parseDuration } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
 import { SessionEventBus } from "../../services/SessionEventBus.js"
 import { SessionStore, type SessionStoreShape } from "../../services/SessionStore.js"
+import { openClient } from "./internal/connection.js"
 import { makeDb } from "./internal/db.js"
 import { storeFailure } from "./internal/errors.js"
 import { makeEventBus } from "./internal/events.js"
@@ -56,44 +54,6 @@ export interface PostgresStoreOptions {
   } | undefined
 }
 
-const millis = (input: Duration.DurationInput | undefined, fallback: number) =>
-  input === undefined ? fallback : Math.max(1, Math.round(Duration.toMillis(Duration.decode(input))))
-
-/** 64-bit integers (counts, instants, tokens) as numbers; everything else as `pg` reads it. */
-const types = {
-  getTypeParser:
-    ((oid: number, format?: "text" | "binary") =>
-      oid === 20 ? Number : Pg.types.getTypeParser(oid, format as "text")) as Pg.CustomTypesConfig["getTypeParser"]
-}
-
-/** How every connection of a node is made: the timeouts, and the schema on its search path. */
-const connectionOf = (options: PostgresStoreOptions, schema: string): Pg.ClientConfig => ({
-  connectionString: Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url,
-  connectionTimeoutMillis: millis(options.connectTimeout, 5_000),
-  statement_timeout: millis(options.statementTimeout, 5_000),
-  lock_timeout: millis(options.lockTimeout, 2_000),
-  idle_in_transaction_session_timeout: 60_000,
-  application_name: "effect-sessions",
-  options: `-c search_path=${schema}`,
-  types
-})
-
-/** The pool of one node. */
-const pool = (options: PostgresStoreOptions, schema: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const created = new Pg.Pool({
-        ...connectionOf(options, schema),
-        max: options.maxConnections ?? 10,
-        idleTimeoutMillis: 30_000
-      })
-      // An idle connection that drops is replaced by the pool; without a handler its error would end the process.
-      created.on("error", () => {})
-      return created
-    }),
-    (created) => Effect.promise(() => created.end()).pipe(Effect.timeoutOption("2 seconds"))
-  )
-
 /**
  * Connects, migrates the schema (see `schema.ts`) and builds the store. Scoped: the pool closes with the scope.
  * Fails `StoreUnavailable` when the database cannot be reached, `StoreError` when the schema belongs to another
@@ -101,20 +61,14 @@ const pool = (options: PostgresStoreOptions, schema: string) =>
  */
 export const make = (options: PostgresStoreOptions) =>
   Effect.gen(function*() {
-    const schema = options.schema ?? "effect_sessions"
-    if (!isSchemaName(schema)) {
-      return yield* new InvalidConfig({
-        issues: [{ field: "schema", reason: `expected a lower-case identifier, got ${JSON.stringify(schema)}` }]
-      })
-    }
-    const sql = yield* PgClient.fromPool({ acquire: pool(options, schema), types }).pipe(
-      Effect.provide(Reactivity.layer),
-      Effect.mapError((error) => storeFailure("open", error))
-    )
+    const { connection, schema, sql } = yield* openClient(options, {
+      max: options.maxConnections ?? 10,
+      applicationName: "effect-sessions"
+    })
     yield* migrate(sql, schema)
     const db = makeDb(sql)
     const events = options.events === false ? undefined : yield* makeEventBus(db, {
-      connection: connectionOf(options, schema),
+      connection,
       schema,
       node: `${Os.hostname()}/${process.pid}`,
       heartbeat: Duration.decode(options.events?.heartbeat ?? "2 seconds"),

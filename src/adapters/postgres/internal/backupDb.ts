@@ -3,17 +3,15 @@
  * timeouts as the store's, so every statement is bounded), the schema's status read without changing it, the
  * statements they run against the store's tables, and the recount of `session_counts`.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlClient } from "@effect/sql/SqlClient"
-import { Duration, Effect, Redacted, type Scope } from "effect"
-import Pg from "pg"
+import { Effect, Redacted } from "effect"
 import type { SchemaStatus } from "../../../domain/BackupReports.js"
-import { InvalidConfig, StoreError, type StoreFailure } from "../../../domain/Errors.js"
+import { StoreError, type StoreFailure } from "../../../domain/Errors.js"
 import { rowColumns } from "../../../domain/SqlRows.js"
 import type { PostgresStoreOptions } from "../PostgresStore.js"
+import { openClient as openConnection } from "./connection.js"
 import { storeFailure } from "./errors.js"
-import { application, isSchemaName, schemaVersion } from "./schema.js"
+import { application, schemaVersion } from "./schema.js"
 
 /** Sessions read or written per statement. */
 export const batchSize = 500
@@ -57,55 +55,12 @@ export const redactUrl = (url: string): string => {
   }
 }
 
-const millis = (input: Duration.DurationInput | undefined, fallback: number) =>
-  input === undefined ? fallback : Math.max(1, Math.round(Duration.toMillis(Duration.decode(input))))
-
-const types = {
-  getTypeParser:
-    ((oid: number, format?: "text" | "binary") =>
-      oid === 20 ? Number : Pg.types.getTypeParser(oid, format as "text")) as Pg.CustomTypesConfig["getTypeParser"]
-}
-
-/**
- * A client for one job on the store's schema: two connections at most, with the store's statement, lock and connect
- * timeouts. Scoped: the pool closes with the scope (within two seconds). Fails `StoreUnavailable` when the server
- * cannot be reached, `InvalidConfig` for a schema name that is no plain identifier.
- */
-export const openClient = (
-  options: PostgresStoreOptions
-): Effect.Effect<{ readonly sql: SqlClient; readonly schema: string }, StoreFailure | InvalidConfig, Scope.Scope> =>
-  Effect.gen(function*() {
-    const schema = options.schema ?? "effect_sessions"
-    if (!isSchemaName(schema)) {
-      return yield* new InvalidConfig({
-        issues: [{ field: "schema", reason: `expected a lower-case identifier, got ${JSON.stringify(schema)}` }]
-      })
-    }
-    const acquire = Effect.acquireRelease(
-      Effect.sync(() => {
-        const pool = new Pg.Pool({
-          connectionString: Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url,
-          max: 2,
-          connectionTimeoutMillis: millis(options.connectTimeout, 5_000),
-          idleTimeoutMillis: 30_000,
-          statement_timeout: millis(options.statementTimeout, 5_000),
-          lock_timeout: millis(options.lockTimeout, 2_000),
-          idle_in_transaction_session_timeout: 60_000,
-          application_name: "effect-sessions-admin",
-          options: `-c search_path=${schema}`,
-          types
-        })
-        pool.on("error", () => {})
-        return pool
-      }),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption("2 seconds"))
-    )
-    const sql = yield* PgClient.fromPool({ acquire, types }).pipe(
-      Effect.provide(Reactivity.layer),
-      Effect.mapError((error) => storeFailure("open", error))
-    )
-    return { sql, schema }
-  })
+/** A client for one job on the store's schema: two connections at most, with the store's timeouts. */
+export const openClient = (options: PostgresStoreOptions) =>
+  Effect.map(
+    openConnection(options, { max: 2, applicationName: "effect-sessions-admin" }),
+    ({ schema, sql }) => ({ sql, schema })
+  )
 
 /** The schema's version and owner, read without creating or changing anything (a missing schema is version 0). */
 export const readSchemaStatus = (

@@ -19,7 +19,7 @@ import {
 import type { OwnerId, SessionId } from "../../../domain/Ids.js"
 import { capacityNeeds, endingsOf, planInsert, repeatedInsert } from "../../../domain/InsertPlan.js"
 import { type EpochMillis, isEnded, type Session } from "../../../domain/Session.js"
-import { candidateOf, decode, encode, type LightRow, rowLease } from "../../../domain/SqlRows.js"
+import { candidateOf, decode, encode, encodeWrite, type LightRow, rowLease } from "../../../domain/SqlRows.js"
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
 import type { Db } from "./db.js"
@@ -57,18 +57,7 @@ export const held = (
 export const persist = (db: Db, t: Store.Transitioned) => {
   const s = t.session
   return Effect.gen(function*() {
-    yield* db.run("write", [
-      s.status,
-      s.lastActiveAt,
-      s.expiresAt,
-      s.endedAt,
-      s.endReason,
-      s.messageCount,
-      JSON.stringify(s.responseTimes),
-      JSON.stringify(s.data),
-      s.version,
-      s.id
-    ])
+    yield* db.run("write", encodeWrite(s))
     if (s.status === t.from) return
     yield* db.run("adjustCounts", countChanges([[t.from, s.status]]))
     if (isEnded(s.status)) {

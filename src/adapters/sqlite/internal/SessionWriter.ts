@@ -5,7 +5,7 @@
  */
 import { isOwnerId, isSessionId } from "../../../domain/Ids.js"
 import { type EndReason, type EpochMillis, isEnded, type LiveStatus } from "../../../domain/Session.js"
-import type { CandidateRow } from "../../../domain/SqlRows.js"
+import { type CandidateRow, encodeWrite } from "../../../domain/SqlRows.js"
 import type { Ended, Transitioned } from "../../../domain/StoreRecords.js"
 import type { PendingActivity } from "./PendingActivity.js"
 import type { Statements } from "./statements.js"
@@ -26,18 +26,7 @@ export class SessionWriter {
   persist(t: Transitioned): void {
     const session = t.session
     this.pending.forget(session.id)
-    this.st.write.run(
-      session.status,
-      session.lastActiveAt,
-      session.expiresAt,
-      session.endedAt,
-      session.endReason,
-      session.messageCount,
-      JSON.stringify(session.responseTimes),
-      JSON.stringify(session.data),
-      session.version,
-      session.id
-    )
+    this.st.write.run(...encodeWrite(session))
     if (session.status === t.from) return
     this.st.adjustCount.run(-1, t.from)
     this.st.adjustCount.run(1, session.status)
