@@ -2,8 +2,8 @@
 import { Command } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { configReference } from "../../../domain/Config.js"
+import { serviceConfigReference } from "../../../startup/ServiceTools.js"
 import { storeReference } from "../../../startup/Startup.js"
-import { serviceConfigReference } from "../../http/ServiceConfig.js"
 import { json, settings } from "./common.js"
 import { formatSettings, table } from "./output.js"
 

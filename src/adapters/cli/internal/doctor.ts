@@ -1,8 +1,14 @@
 /** `doctor`: config, secret, store, migrations, integrity and service checked in one go, changing nothing. */
 import { Command } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
+import {
+  howToGenerate,
+  readSecret,
+  secretFileExposed,
+  type SecretReading,
+  secretVariable
+} from "../../../startup/ServiceTools.js"
 import { settingsFromEnv, storeOfSettings } from "../../../startup/Startup.js"
-import { howToGenerate, readSecret, secretFileExposed, type SecretReading, secretVariable } from "../../http/Auth.js"
 import { askServer, CliFailure, json } from "./common.js"
 
 interface Finding {

@@ -3,7 +3,7 @@ import { Command, Options } from "@effect/cli"
 import { Console, Duration, Effect, Either, Option } from "effect"
 import { formatDuration } from "../../../domain/Config.js"
 import { validateOwnerId } from "../../../domain/Ids.js"
-import { describeSource, existingSigningKey, mintToken } from "../../http/Auth.js"
+import { describeSource, existingSigningKey, mintToken } from "../../../startup/ServiceTools.js"
 import { CliFailure, durationOption, settings, usageError } from "./common.js"
 
 /** How long a token is valid when `--ttl` is not given (or the longest lifetime allowed, when that is shorter). */
