@@ -115,6 +115,8 @@ describe("SessionId", () => {
     }
     expect(ids.size).toBe(10_000)
     for (const id of ids) expect(Schema.is(SessionId)(id)).toBe(true)
+    // Never one a command line would take for an option (1 in 64 would start with "-" otherwise).
+    expect([...ids].filter((id) => id.startsWith("-"))).toEqual([])
   })
 
   it.effect("is generated as an effect too", () =>
