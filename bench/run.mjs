@@ -82,6 +82,19 @@ const plan = [
     subject,
     params: { workload: "sweep", n: size(100_000, 5_000) }
   })),
+  ...["full", "normal"].flatMap((synchronous) =>
+    ["effect-sessions", "raw better-sqlite3"].map((subject) => ({
+      workload: `sqlite create c=50 ${synchronous}`,
+      script: "sqlite",
+      subject,
+      params: {
+        workload: "concurrent create",
+        callers: 50,
+        synchronous,
+        n: size(synchronous === "full" ? 3_000 : 20_000, 1_000)
+      }
+    }))
+  ),
   ...["effect-sessions", "effect-sessions SQLite"].map((subject) => ({
     workload: "latency under sweep",
     script: "latency",

@@ -4,6 +4,10 @@
  * - `crud` `{n}`: create n sessions, get each, touch each, close (delete) each, every operation acknowledged by the
  *   subject before the next; ops/s per phase.
  * - `sweep` `{n}`: n expired among 2n stored sessions; milliseconds to remove the expired ones.
+ * - `concurrent create` `{n, callers, synchronous}`: n creates from `callers` concurrent callers, each acknowledged
+ *   (committed) before its caller makes the next; the database at `synchronous` (FULL: every commit is durable, an
+ *   fsync of the WAL; NORMAL: durable against a crash of the process). Raw better-sqlite3 makes one transaction per
+ *   create (synchronous, so one caller at a time is all it can do): the floor that group commit is measured against.
  *
  * Subjects: effect-sessions (SessionManager over its SQLite store: WAL, synchronous=NORMAL, touches written behind
  * and coalesced, flushed before any expiry decision), raw better-sqlite3 prepared statements on a minimal indexed
@@ -26,6 +30,7 @@ import {
   manualClock,
   newId,
   payload,
+  perSecond,
   report,
   round3,
   sqliteFixture,
@@ -39,6 +44,28 @@ const json = JSON.stringify(payload)
 
 const ours = {
   crud: ({ n }) => inTempDir((dir) => managerCrud(n, SqliteStore.layer({ filename: Path.join(dir, "sessions.db") }))),
+  "concurrent create": ({ callers, n, synchronous }) =>
+    inTempDir((dir) =>
+      withManager(
+        Effect.gen(function*() {
+          const manager = yield* SessionManager.SessionManager
+          const each = Math.ceil(n / callers)
+          const started = performance.now()
+          yield* Effect.forEach(
+            Array.from({ length: callers }, (_, c) => c),
+            (c) =>
+              Effect.gen(function*() {
+                for (let i = 0; i < each; i++) {
+                  yield* manager.create({ owner: `o${(c * each + i) % 1000}`, data: payload })
+                }
+              }),
+            { concurrency: "unbounded", discard: true }
+          )
+          return { "create ops/s": perSecond(each * callers, performance.now() - started) }
+        }),
+        { store: SqliteStore.layer({ filename: Path.join(dir, "sessions.db"), synchronous }) }
+      )
+    ),
   sweep: async ({ n }) => {
     fixture ??= await sqliteFixture(n, epoch, SqliteStore)
     return inTempDir((dir) => {
@@ -67,10 +94,10 @@ const epoch = Date.now()
 
 // raw better-sqlite3 -----------------------------------------------------------------------------------------------
 
-const openRaw = (dir) => {
+const openRaw = (dir, synchronous = "normal") => {
   const db = new Database(Path.join(dir, "raw.db"))
   db.pragma("journal_mode = WAL")
-  db.pragma("synchronous = NORMAL")
+  db.pragma(`synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`)
   db.exec(
     "CREATE TABLE sessions (id TEXT PRIMARY KEY, data TEXT NOT NULL, last_active_at INTEGER NOT NULL, " +
       "expires_at INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX sessions_expiry ON sessions (expires_at)"
@@ -116,6 +143,21 @@ const rawCrud = (batch) => ({ n }) =>
     })
     raw.db.close()
     return result
+  })
+
+/** One transaction per create, each committed before the next (better-sqlite3 autocommits a lone statement). */
+const rawConcurrentCreate = ({ n, synchronous }) =>
+  inTempDir((dir) => {
+    const raw = openRaw(dir, synchronous)
+    const list = Array.from({ length: n }, newId)
+    const started = performance.now()
+    for (const id of list) {
+      const now = Date.now()
+      raw.insert.run(id, json, now, now + idleMs)
+    }
+    const ops = perSecond(n, performance.now() - started)
+    raw.db.close()
+    return { "create ops/s": ops }
   })
 
 const rawSweep = ({ n }) =>
@@ -197,7 +239,7 @@ const sessionStore = {
 
 const subjects = {
   "effect-sessions": ours,
-  "raw better-sqlite3": { crud: rawCrud(1), sweep: rawSweep },
+  "raw better-sqlite3": { crud: rawCrud(1), sweep: rawSweep, "concurrent create": rawConcurrentCreate },
   "raw better-sqlite3 batched": { crud: rawCrud(1000) },
   "better-sqlite3-session-store": sessionStore
 }
