@@ -9,6 +9,12 @@
  * session per `touchCoalesce` (and before any expiry or eviction decision): a crash loses at most that much activity,
  * never data, status or a session.
  *
+ * Group commit. Writes made through `SessionStore` by concurrent fibers share transactions: the writes queued while
+ * the writer waits its turn (at most 256) are applied in arrival order, each in a savepoint of its own, then committed
+ * together; each caller is answered after that commit, and a write that fails (a refusal, a constraint, an exception)
+ * is rolled back alone and fails only its caller. A write made through `SessionStoreSync` runs at once, committing
+ * any writes queued before it in its transaction.
+ *
  * Many processes may share the file: writes that check before they write (capacity, names, versions, leases) hold
  * the write lock for the whole check. A call waits at most `busyTimeout` for another process's lock, then fails
  * `StoreUnavailable` (retried by the manager).
@@ -17,19 +23,12 @@
  * prepared-statement read through `SqlClient` cost 8x a raw prepared statement (31k vs 240k reads/s), which leaves
  * no room for a store within 0.8x of raw SQLite.
  */
-import type Database from "better-sqlite3"
-import { Cause, Config, Context, Duration, Effect, Either, Layer, Option, Queue } from "effect"
+import { Config, Context, type Duration, Effect, Either, Layer, Option } from "effect"
 import * as Path from "node:path"
 import { configFromEnv, parseDuration } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
-import { epochMillisOf } from "../../domain/Session.js"
-import { fromSync, SessionStore, SessionStoreSync, type SessionStoreSyncShape } from "../../services/SessionStore.js"
-import { openDatabase } from "./internal/database.js"
-import { storeFailure } from "./internal/errors.js"
-import * as Leases from "./internal/leases.js"
-import * as Listing from "./internal/listing.js"
-import { SqliteState } from "./internal/SqliteState.js"
-import * as Upkeep from "./internal/upkeep.js"
+import { SessionStore, SessionStoreSync } from "../../services/SessionStore.js"
+import { openStore } from "./internal/openStore.js"
 
 /** How the SQLite store opens its database. */
 export interface SqliteStoreOptions {
@@ -45,87 +44,19 @@ export interface SqliteStoreOptions {
   readonly maxPendingTouches?: number | undefined
 }
 
-/** A call to the driver, its exceptions (busy, locked, I/O) turned into store failures. */
-const driverCall = <A, E>(operation: string, f: () => Either.Either<A, E>): Either.Either<A, E | StoreFailure> => {
-  try {
-    return f()
-  } catch (error) {
-    return Either.left(storeFailure(operation, error))
-  }
-}
-
-const ok = <A>(value: A): Either.Either<A, never> => Either.right(value)
-
-/** The store's synchronous operations over its state (`SessionStoreSync`); its `SessionStore` is made from them. */
-const syncOver = (state: SqliteState): SessionStoreSyncShape => ({
-  insert: (session, options) => driverCall("insert", () => state.insert(session, options)),
-  get: (id) => driverCall("get", () => state.get(id)),
-  update: (id, write) => driverCall("update", () => state.update(id, write)),
-  touch: (id, activity, owner) => driverCall("touch", () => state.touch(id, activity, owner)),
-  list: (query) => driverCall("list", () => Listing.list(state, query)),
-  counts: () => driverCall("counts", () => ok(Listing.counts(state))),
-  ownerCounts: (owner) => driverCall("ownerCounts", () => ok(Listing.ownerCounts(state, owner))),
-  expire: (limit) => driverCall("expire", () => ok(Upkeep.expire(state, limit))),
-  purge: (retention, limit) => driverCall("purge", () => ok(Upkeep.purge(state, retention, limit))),
-  setActive: (owner, id) => driverCall("setActive", () => Leases.setActive(state, owner, id)),
-  getActive: (owner) => driverCall("getActive", () => Leases.getActive(state, owner)),
-  acquireLease: (id, holder, ttl) => driverCall("acquireLease", () => Leases.acquireLease(state, id, holder, ttl)),
-  renewLease: (lease, ttl) => driverCall("renewLease", () => Leases.renewLease(state, lease, ttl)),
-  releaseLease: (lease) => driverCall("releaseLease", () => ok(Leases.releaseLease(state, lease))),
-  leases: () => driverCall("leases", () => ok(Leases.leases(state))),
-  remove: (id, reason) => driverCall("remove", () => ok(Upkeep.remove(state, id, reason))),
-  flush: () => driverCall("flush", () => ok(state.flush()))
-})
+/**
+ * Opens (creating and migrating if needed) the database and builds the store's synchronous operations on it. Scoped:
+ * queued writes are committed, buffered activity is written and the connection closed when the scope closes. Fails
+ * `StoreError` if the file cannot be opened, belongs to another application, or was written by a newer schema version
+ * (named in the message; the file is left as it is).
+ */
+export const makeSync = (options: SqliteStoreOptions) => Effect.map(openStore(options), ({ sync }) => sync)
 
 /**
- * Opens (creating and migrating if needed) the database and builds the store on it. Scoped: buffered activity is
- * written and the connection closed when the scope closes. Fails `StoreError` if the file cannot be opened, belongs
- * to another application, or was written by a newer schema version (named in the message; the file is left as it is).
+ * The store as the `SessionStore` port (see `makeSync` for its opening and closing): concurrent writes share
+ * transactions (group commit), each answered once its transaction has committed.
  */
-export const makeSync = (options: SqliteStoreOptions) =>
-  Effect.gen(function*() {
-    const clock = yield* Effect.clock
-    const coalesce = Duration.decode(options.touchCoalesce ?? Duration.seconds(1))
-    const db: Database.Database = yield* Effect.acquireRelease(openDatabase(options), (db) =>
-      Effect.suspend(() =>
-        driverCall("flush", () => ok(state.flush()))
-      ).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning("effect-sessions: writing buffered activity on close failed", error)
-        ),
-        Effect.ensuring(Effect.sync(() => db.close()))
-      ))
-    // Wake-ups of the writer: a dropping queue of one, since a second signal before the first is taken adds nothing.
-    const wakeups = yield* Queue.dropping<void>(1)
-    const state: SqliteState = new SqliteState(
-      db,
-      () => epochMillisOf(clock),
-      options.maxPendingTouches ?? 10_000,
-      Duration.toMillis(coalesce) > 0,
-      () => Queue.unsafeOffer(wakeups, undefined)
-    )
-    if (Duration.toMillis(coalesce) > 0) {
-      // The writer sleeps only while there is activity to write: after the first touch of a quiet spell, it waits
-      // `touchCoalesce` and writes everything buffered by then.
-      yield* Queue.take(wakeups).pipe(
-        Effect.zipRight(Effect.sleep(coalesce)),
-        Effect.zipRight(Effect.suspend(() => driverCall("flush", () => ok(state.flush())))),
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.interrupt
-            : Effect.logWarning("effect-sessions: writing buffered activity failed; it stays buffered", cause).pipe(
-              Effect.zipRight(Queue.offer(wakeups, undefined))
-            )
-        ),
-        Effect.forever,
-        Effect.forkScoped
-      )
-    }
-    return syncOver(state)
-  })
-
-/** `makeSync`, as the `SessionStore` port. */
-export const make = (options: SqliteStoreOptions) => Effect.map(makeSync(options), fromSync)
+export const make = (options: SqliteStoreOptions) => Effect.map(openStore(options), ({ store }) => store)
 
 /**
  * The SQLite store as a layer, with its synchronous capability (`SessionStoreSync`: better-sqlite3 answers on the
@@ -134,8 +65,8 @@ export const make = (options: SqliteStoreOptions) => Effect.map(makeSync(options
 export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore | SessionStoreSync, StoreFailure> =>
   Layer.scopedContext(
     Effect.map(
-      makeSync(options),
-      (sync) => Context.make(SessionStore, fromSync(sync)).pipe(Context.add(SessionStoreSync, sync))
+      openStore(options),
+      ({ store, sync }) => Context.make(SessionStore, store).pipe(Context.add(SessionStoreSync, sync))
     )
   )
 

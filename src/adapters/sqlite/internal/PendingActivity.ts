@@ -1,6 +1,8 @@
 /**
  * Touches held in memory between writes (write-behind): per session, the latest activity since the last flush. Reads
- * in this process see it at once; the database gets it at the next flush, at most once per session per flush.
+ * in this process see it at once; the database gets it at the next flush, at most once per session per flush. Changes
+ * made inside a transaction are journaled, so a rollback (of a write, or of a whole batch) puts the buffer back as it
+ * was, just as SQLite puts the rows back.
  */
 import type { SessionId } from "../../../domain/Ids.js"
 import type { EpochMillis, Millis, Session } from "../../../domain/Session.js"
@@ -19,6 +21,8 @@ export interface Pending {
 /** The buffer of activity not yet written, bounded by `capacity` sessions. */
 export class PendingActivity {
   private entries = new Map<SessionId, Pending>()
+  /** While a transaction is open: each change's session and what it held before, oldest first. */
+  private journal: Array<readonly [SessionId, Pending | undefined]> | undefined = undefined
 
   constructor(
     private readonly capacity: number,
@@ -39,6 +43,7 @@ export class PendingActivity {
   record(id: SessionId, next: Session, activity: ActivityRecord | undefined): void {
     const previous = this.entries.get(id)
     if (this.entries.size === 0) this.onFirst()
+    this.journal?.push([id, previous])
     const recordedTime = activity !== undefined && activity.responseTime !== null
     this.entries.set(id, {
       lastActiveAt: next.lastActiveAt,
@@ -63,18 +68,46 @@ export class PendingActivity {
 
   /** Drops a session's buffered activity (a full write of the session has included it). */
   forget(id: SessionId): void {
+    const previous = this.entries.get(id)
+    if (previous === undefined) return
+    this.journal?.push([id, previous])
     this.entries.delete(id)
-  }
-
-  /** Puts back a batch whose write failed (activity recorded since, for the same session, is newer and kept). */
-  restore(batch: ReadonlyMap<SessionId, Pending>): void {
-    for (const [id, pending] of batch) if (!this.entries.has(id)) this.entries.set(id, pending)
   }
 
   /** Takes everything buffered, leaving the buffer empty. */
   drain(): ReadonlyMap<SessionId, Pending> {
     const taken = this.entries
+    if (this.journal !== undefined) { for (const [id, pending] of taken) this.journal.push([id, pending]) }
     this.entries = new Map()
     return taken
+  }
+
+  /**
+   * Starts journaling changes (if not already: a transaction is opening) and returns the point `undo` goes back to
+   * (a savepoint of the buffer).
+   */
+  mark(): number {
+    if (this.journal === undefined) this.journal = []
+    return this.journal.length
+  }
+
+  /** Puts the buffer back as it was at `mark` (the transaction or savepoint taken then was rolled back). */
+  undo(mark: number): void {
+    const journal = this.journal
+    if (journal === undefined) return
+    const wasEmpty = this.entries.size === 0
+    for (let i = journal.length - 1; i >= mark; i--) {
+      const [id, previous] = journal[i]!
+      if (previous === undefined) this.entries.delete(id)
+      else this.entries.set(id, previous)
+    }
+    journal.length = mark
+    // Activity put back after a write had taken it all: the writer must be told again.
+    if (wasEmpty && this.entries.size > 0) this.onFirst()
+  }
+
+  /** Stops journaling: the outermost transaction has committed or rolled back. */
+  settle(): void {
+    this.journal = undefined
   }
 }

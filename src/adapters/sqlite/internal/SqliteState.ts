@@ -1,7 +1,8 @@
 /**
  * The SQLite store's operations, synchronous on one better-sqlite3 connection. Each reads what the store rules need
- * (in an immediate transaction when it writes, so it holds the write lock from its first read and stays atomic
- * across processes sharing the file), applies the rules (`StoreRules`, `InsertPlan`), and persists the outcome.
+ * (in an immediate transaction when it writes, or a savepoint of the batch's when it shares one, so it holds the write
+ * lock from its first read and stays atomic across processes sharing the file), applies the rules (`StoreRules`,
+ * `InsertPlan`), and persists the outcome.
  */
 import type Database from "better-sqlite3"
 import { Either, Option } from "effect"
@@ -26,7 +27,6 @@ import {
   decode,
   encode,
   type LightRow,
-  rowLease,
   type SessionRow
 } from "../../../domain/SqlRows.js"
 import type * as Store from "../../../domain/StoreRecords.js"
@@ -34,6 +34,7 @@ import * as Rules from "../../../domain/StoreRules.js"
 import { PendingActivity } from "./PendingActivity.js"
 import { type Ending, SessionWriter } from "./SessionWriter.js"
 import { prepare, type Statements } from "./statements.js"
+import { type StoredRow, storedSession, storedWidth } from "./storedRows.js"
 
 /** Aborts a transaction with a typed result, which the transaction's caller returns. */
 export class Abort<E> {
@@ -79,10 +80,28 @@ export class SqliteState {
     this.immediate = db.transaction((f: () => unknown) => f())
   }
 
-  /** Runs `f` in an immediate transaction, returning a typed refusal it aborted with as a `Left`. */
+  /**
+   * Runs `f` atomically: in an immediate transaction, or in a savepoint of the transaction already open (a batch of
+   * writes). On a throw the database and the buffered activity are both rolled back to where `f` started.
+   */
+  atomically<A>(f: () => A): A {
+    const outermost = !this.db.inTransaction
+    const mark = this.pending.mark()
+    try {
+      const result = this.immediate.immediate(f) as A
+      if (outermost) this.pending.settle()
+      return result
+    } catch (error) {
+      this.pending.undo(mark)
+      if (outermost) this.pending.settle()
+      throw error
+    }
+  }
+
+  /** Runs `f` atomically (see `atomically`), returning a typed refusal it aborted with as a `Left`. */
   transaction<A, E>(f: () => A): Either.Either<A, E> {
     try {
-      return Either.right(this.immediate.immediate(f) as A)
+      return Either.right(this.atomically(f))
     } catch (error) {
       if (error instanceof Abort) return Either.left(error.error as E)
       throw error
@@ -92,23 +111,17 @@ export class SqliteState {
   /** Writes every buffered activity in one transaction; on failure the activity stays buffered. */
   flush(): void {
     if (this.pending.size === 0) return
-    const batch = this.pending.drain()
-    try {
-      this.immediate(() => {
-        for (const [id, p] of batch) {
-          this.st.activity.run(
-            p.lastActiveAt,
-            p.expiresAt,
-            p.messages,
-            p.responseTimes === null ? null : JSON.stringify(p.responseTimes),
-            id
-          )
-        }
-      })
-    } catch (error) {
-      this.pending.restore(batch)
-      throw error
-    }
+    this.atomically(() => {
+      for (const [id, p] of this.pending.drain()) {
+        this.st.activity.run(
+          p.lastActiveAt,
+          p.expiresAt,
+          p.messages,
+          p.responseTimes === null ? null : JSON.stringify(p.responseTimes),
+          id
+        )
+      }
+    })
   }
 
   /** The stored session as this process sees it: with its buffered activity. */
@@ -131,11 +144,30 @@ export class SqliteState {
     return lease === undefined ? null : { holder: lease.holder, token: lease.token, expiresAt: lease.expires_at }
   }
 
+  /**
+   * The stored session under `id` (without its buffered activity), read by the hot-path decode; a row it refuses is
+   * read again whole and decoded strictly, to the `CorruptRecord` naming its bad column. `undefined` if there is none.
+   */
+  stored(id: SessionId, row: StoredRow | undefined): Either.Either<Session | undefined, CorruptRecord> {
+    if (row === undefined) return Either.right(undefined)
+    const session = storedSession(id, row)
+    if (session !== undefined) return Either.right(session)
+    const whole = this.st.byId.get(id) as SessionRow | undefined
+    return whole === undefined ? Either.right(undefined) : decode(whole)
+  }
+
   /** The session with its lease, as the rules read it; aborts `SessionNotFound` or `CorruptRecord`. */
   held(id: SessionId): Rules.Held {
-    const row = this.st.byIdWithLease.get(id) as SessionRow | undefined
-    if (row === undefined) throw new Abort(new SessionNotFound({ id }))
-    return { session: this.view(orAbort(decode(row))), lease: rowLease(row) }
+    const row = this.st.sessionWithLease.get(id) as StoredRow | undefined
+    const session = orAbort(this.stored(id, row))
+    if (session === undefined) throw new Abort(new SessionNotFound({ id }))
+    const expiresAt = row![storedWidth + 1]
+    return {
+      session: this.view(session),
+      lease: typeof expiresAt === "number"
+        ? { holder: row![storedWidth] as string, token: row![storedWidth + 2] as number, expiresAt }
+        : null
+    }
   }
 
   insert(
@@ -202,9 +234,13 @@ export class SqliteState {
   }
 
   get(id: SessionId): Either.Either<Option.Option<Session>, CorruptRecord> {
-    const row = this.st.byId.get(id) as SessionRow | undefined
+    const row = this.st.session.get(id) as StoredRow | undefined
     if (row === undefined) return Either.right(Option.none())
-    return Either.map(decode(row), (session) => Option.some(this.seen(session, this.now())))
+    const session = storedSession(id, row)
+    if (session !== undefined) return Either.right(Option.some(this.seen(session, this.now())))
+    const stored = this.stored(id, row)
+    if (Either.isLeft(stored)) return Either.left(stored.left)
+    return Either.right(stored.right === undefined ? Option.none() : Option.some(this.seen(stored.right, this.now())))
   }
 
   update(id: SessionId, write: Store.SessionWrite): Either.Either<
@@ -224,11 +260,10 @@ export class SqliteState {
     owner: OwnerId | undefined
   ): Either.Either<Store.Transitioned, SessionNotFound | SessionEnded | CorruptRecord> {
     const now = this.now()
-    const row = this.st.byId.get(id) as SessionRow | undefined
-    if (row === undefined) return Either.left(new SessionNotFound({ id }))
-    const decoded = decode(row)
-    if (Either.isLeft(decoded)) return Either.left(decoded.left)
-    const session = this.view(decoded.right)
+    const stored = this.stored(id, this.st.session.get(id) as StoredRow | undefined)
+    if (Either.isLeft(stored)) return Either.left(stored.left)
+    if (stored.right === undefined) return Either.left(new SessionNotFound({ id }))
+    const session = this.view(stored.right)
     // Without a write lock: a touch that is plain activity is buffered. One that records an expiry is decided again
     // under the write lock, on the session as it is then (another process may have touched it meanwhile).
     const lease = !isEnded(session.status) && session.expiresAt <= now ? this.leaseOf(id) : null

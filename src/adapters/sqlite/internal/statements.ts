@@ -4,6 +4,7 @@
  */
 import type Database from "better-sqlite3"
 import { columns, rowColumns } from "../../../domain/SqlRows.js"
+import { storedColumns } from "./storedRows.js"
 
 const live = "status IN ('active', 'waiting')"
 const unleased = "NOT EXISTS (SELECT 1 FROM leases l WHERE l.session_id = s.id AND l.expires_at > ?)"
@@ -14,7 +15,7 @@ const ids = "SELECT value FROM json_each(?)"
 const prefixed = rowColumns.split(", ").map((column) => `s.${column}`).join(", ")
 
 /** The statements that read whole rows: they return arrays in `rowColumns` order. */
-const fullRows: ReadonlySet<string> = new Set(["byId", "byIdWithLease", "activeSession"])
+const fullRows: ReadonlySet<string> = new Set(["byId", "byIdWithLease", "activeSession", "session", "sessionWithLease"])
 
 /** The SQL of each statement, by name (exported so tests can explain their plans). */
 export const sql = {
@@ -22,6 +23,9 @@ export const sql = {
   byId: `SELECT ${rowColumns} FROM sessions WHERE id = ?`,
   byIdWithLease: `SELECT ${prefixed}, l.holder, l.expires_at, l.token
     FROM sessions s LEFT JOIN leases l ON l.session_id = s.id WHERE s.id = ?`,
+  session: `SELECT ${storedColumns} FROM sessions WHERE id = ?`,
+  sessionWithLease: `SELECT ${storedColumns.split(", ").map((column) => `s.${column}`).join(", ")},
+    l.holder, l.expires_at, l.token FROM sessions s LEFT JOIN leases l ON l.session_id = s.id WHERE s.id = ?`,
   leaseOf: "SELECT holder, token, expires_at FROM leases WHERE session_id = ?",
   ownerLive: "SELECT n FROM owner_live_counts WHERE owner = ?",
   adjustOwner:

@@ -13,22 +13,22 @@ import { expiring, type SqliteState } from "./SqliteState.js"
 /** `SessionStore.expire` on the SQLite store (see the port for its contract). */
 export const expire = (state: SqliteState, limit: number): ReadonlyArray<Store.Ended> => {
   state.flush()
-  return state.immediate.immediate(() => {
+  return state.atomically(() => {
     const now = state.now()
     const due = (state.st.dueUnleased.all(now, now, limit) as Array<LightRow>).map(candidateOf)
     return state.writer.endAll(due.map(expiring))
-  }) as ReadonlyArray<Store.Ended>
+  })
 }
 
 /** `SessionStore.purge` on the SQLite store (see the port for its contract). */
 export const purge = (state: SqliteState, retention: Duration.Duration, limit: number): number => {
-  const purged = state.immediate(() => {
+  const purged = state.atomically(() => {
     const deleted = state.st.purge.all(Rules.purgeCutoff(state.now(), retention), limit) as Array<{ status: string }>
     const byStatus = new Map<string, number>()
     for (const row of deleted) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1)
     for (const [status, n] of byStatus) state.st.adjustCount.run(-n, status)
     return deleted.length
-  }) as number
+  })
   if (purged > 0) reclaim(state)
   return purged
 }
@@ -55,7 +55,7 @@ const reclaim = (state: SqliteState): void => {
  */
 /** `SessionStore.remove` on the SQLite store (see the port for its contract). */
 export const remove = (state: SqliteState, id: SessionId, reason: string): boolean => {
-  return state.immediate.immediate(() => {
+  return state.atomically(() => {
     const row = state.st.wholeRow.get(id) as Record<string, unknown> | undefined
     if (row === undefined) return false
     state.pending.forget(id)
@@ -72,5 +72,5 @@ export const remove = (state: SqliteState, id: SessionId, reason: string): boole
       }
     }
     return true
-  }) as boolean
+  })
 }
