@@ -5,13 +5,13 @@
  * A token's `sub` is the owner it acts for; `"admin": true` opens `/admin`.
  */
 import { Clock, Config, Duration, Effect, Either, Option, Redacted, Schema } from "effect"
-import { type JWTPayload, jwtVerify, SignJWT } from "jose"
+import { SignJWT } from "jose"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { formatDuration } from "../../domain/Config.js"
 import { InvalidConfig } from "../../domain/Errors.js"
-import { type OwnerId, validateOwnerId } from "../../domain/Ids.js"
+import type { OwnerId } from "../../domain/Ids.js"
+import type { TokenChecks } from "./internal/tokens.js"
 import type { ServiceConfig } from "./ServiceConfig.js"
 
 /** Who a request comes from: the token's subject, and whether it may use `/admin`. */
@@ -169,116 +169,7 @@ export const existingSigningKey = (
 export const secretFileExposed = (file: string): boolean =>
   process.platform !== "win32" && Fs.existsSync(file) && (Fs.statSync(file).mode & 0o077) !== 0
 
-/** Why a token was refused, in words safe to return to the caller (never the token itself). */
-export type TokenRefusal = string
-
-/** What a token is checked against besides its signature. */
-export type TokenChecks = Pick<ServiceConfig, "jwtIssuer" | "jwtAudience" | "jwtMaxLifetime" | "jwtClockSkew">
-
-/** A token's time claims as they came (`timingRefusal` checks their types). */
-type TimeClaims = { readonly [claim in "exp" | "iat" | "nbf"]?: unknown }
-
-/**
- * Why a token's time claims are refused at `now` (epoch milliseconds), or nothing: each of `exp`, `iat` and `nbf`
- * present is a finite number; `exp` is present and not passed; `iat` and `nbf` are at most `jwtClockSkew` ahead;
- * `exp` is at most `jwtMaxLifetime` after `iat` (after now when there is none).
- */
-const timingRefusal = (claims: TimeClaims, now: number, checks: TokenChecks): TokenRefusal | undefined => {
-  const millis: Partial<Record<keyof TimeClaims, number>> = {}
-  for (const claim of ["exp", "iat", "nbf"] as const) {
-    const value = claims[claim]
-    if (value === undefined) continue
-    if (typeof value !== "number" || !Number.isFinite(value)) return `the token's ${claim} is not a finite number`
-    millis[claim] = value * 1000
-  }
-  const { exp, iat, nbf } = millis
-  const [skew, max] = [Duration.toMillis(checks.jwtClockSkew), Duration.toMillis(checks.jwtMaxLifetime)]
-  if (exp === undefined) return "the token has no expiry (exp)"
-  if (exp <= now) return "the token has expired"
-  if (iat !== undefined && iat > now + skew) return "the token was issued in the future (iat ahead of the clock)"
-  if (nbf !== undefined && nbf > now + skew) return "the token is not valid yet (nbf)"
-  if (exp - (iat ?? now) > max) {
-    return `the token is valid for longer than the ${formatDuration(checks.jwtMaxLifetime)} allowed`
-  }
-  return undefined
-}
-
-/** Words for a failure of `jose`'s verification. */
-const joseRefusal = (error: unknown): TokenRefusal => {
-  const { claim, code, reason }: Record<string, unknown> = Object.assign({}, error)
-  if (code === "ERR_JWT_EXPIRED") return "the token has expired"
-  if (code !== "ERR_JWT_CLAIM_VALIDATION_FAILED") return "the token is not valid"
-  if (reason === "invalid") return `the token's ${String(claim)} is not a number`
-  if (claim === "nbf") return "the token is not valid yet (nbf)"
-  return `the token's claims are not accepted (${reasonOf(error)})`
-}
-
-/**
- * The principal of a bearer token: HS256 signature, `exp` present and not passed (by `Clock`), the time claims
- * within `jwtClockSkew` and `jwtMaxLifetime`, `iss` and `aud` as configured, `sub` a valid owner id. Fails with why,
- * in words.
- */
-export const verifyToken = (
-  key: SigningKey,
-  checks: TokenChecks,
-  token: string
-): Effect.Effect<Principal, TokenRefusal> => Effect.map(verifyClaims(key, checks, token), ({ principal }) => principal)
-
-/** `verifyToken`, with the claims it verified. */
-const verifyClaims = (
-  key: SigningKey,
-  checks: TokenChecks,
-  token: string
-): Effect.Effect<{ readonly principal: Principal; readonly payload: JWTPayload }, TokenRefusal> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.tryPromise({
-      try: () =>
-        jwtVerify(token, key.key, {
-          algorithms: ["HS256"],
-          requiredClaims: ["exp", "sub"],
-          currentDate: new Date(now),
-          // jose allows one tolerance for nbf and exp alike; `timingRefusal` then judges exp strictly.
-          clockTolerance: Math.floor(Duration.toSeconds(checks.jwtClockSkew)),
-          ...(checks.jwtIssuer === null ? {} : { issuer: checks.jwtIssuer }),
-          ...(checks.jwtAudience === null ? {} : { audience: checks.jwtAudience })
-        }),
-      catch: joseRefusal
-    }).pipe(
-      Effect.flatMap(({ payload }) => {
-        const refusal = timingRefusal(payload, now, checks)
-        if (refusal !== undefined) return Effect.fail(refusal)
-        return Either.match(validateOwnerId(payload.sub), {
-          onLeft: () => Effect.fail("the token's subject is not a valid owner id"),
-          onRight: (subject) => Effect.succeed({ principal: { subject, admin: payload.admin === true }, payload })
-        })
-      })
-    ))
-
-/**
- * `verifyToken` with a bounded memory of tokens already verified: a caller presents the same bearer token on every
- * request, and checking its HMAC again (asynchronously, through WebCrypto) costs more than the rest of a typical
- * request. A remembered token is only its exact text, so a changed signature or claim is verified anew; its time
- * claims are judged against `Clock` at every use by the same rules as `verifyToken`, and the oldest entry is
- * forgotten past `capacity`.
- */
-export const cachedVerifier = (key: SigningKey, checks: TokenChecks, capacity = 10_000) => {
-  const verified = new Map<string, { readonly principal: Principal; readonly claims: TimeClaims }>()
-  return (token: string): Effect.Effect<Principal, TokenRefusal> =>
-    Effect.clockWith((clock) => {
-      const known = verified.get(token)
-      if (known !== undefined) {
-        const refusal = timingRefusal(known.claims, clock.unsafeCurrentTimeMillis(), checks)
-        if (refusal === undefined) return Effect.succeed(known.principal)
-        verified.delete(token)
-        return Effect.fail(refusal)
-      }
-      return Effect.map(verifyClaims(key, checks, token), ({ payload: { exp, iat, nbf }, principal }) => {
-        if (verified.size >= capacity) verified.delete(verified.keys().next().value!)
-        verified.set(token, { principal, claims: { exp, iat, nbf } })
-        return principal
-      })
-    })
-}
+export { cachedVerifier, type TokenChecks, type TokenRefusal, verifyToken } from "./internal/tokens.js"
 
 /** A token for `owner` (an admin one with `admin`), valid for `ttl` from now by `Clock`. */
 export const mintToken = (

@@ -64,7 +64,7 @@ const drain = (
   deadline: Duration.DurationInput
 ) =>
   Effect.gen(function*() {
-    yield* service.gate.close
+    service.requests.close()
     yield* Deferred.succeed(service.stopping, undefined)
     // Not `server.close()`: that would also close every idle keep-alive connection at once, while a client may be
     // sending a request on it (which it would see reset).
@@ -77,7 +77,7 @@ const drain = (
       if (now - grace >= started) connections.closeQuietSince(now - grace)
       yield* Effect.sleep(drainPoll)
     }
-    const inFlight = yield* service.gate.inFlight
+    const inFlight = service.requests.inFlight
     if (inFlight > 0) {
       yield* Effect.logWarning("shutdown deadline passed with requests in flight; closing their connections").pipe(
         Effect.annotateLogs("inFlight", inFlight)
@@ -112,7 +112,7 @@ const nodeServer = (config: ServiceConfig) => {
 export const layer = (
   options: ServerOptions
 ): Layer.Layer<HttpServer.HttpServer, ServeError, SessionManager.SessionManager> =>
-  Layer.unwrapEffect(Effect.gen(function*() {
+  Layer.unwrapScoped(Effect.gen(function*() {
     const service = yield* HttpService.make(options)
     const server = nodeServer(options.config)
     const clock = yield* Effect.clock

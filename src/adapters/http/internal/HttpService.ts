@@ -1,14 +1,16 @@
 /**
- * The state the HTTP service's parts share: its settings, signing key, origin allow-list, request gate, the budget
- * of callers without a valid token, and the event streams each subject holds.
+ * The state the HTTP service's parts share: its settings, signing key, clock, origin allow-list, requests in flight,
+ * request deadlines and ids, the budget of callers without a valid token, and the event streams each subject holds.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Context, Deferred, Effect, Option, Ref } from "effect"
+import { type Clock, Context, Deferred, Effect, Option, Ref, type Scope } from "effect"
+import * as Crypto from "node:crypto"
 import type { RateLimited } from "../../../domain/Errors.js"
-import * as Gate from "../../../services/Gate.js"
-import { cachedVerifier, type Principal, type SigningKey, type TokenRefusal } from "../Auth.js"
+import type { Principal, SigningKey } from "../Auth.js"
 import type { ServiceConfig } from "../ServiceConfig.js"
 import { budget } from "./budgets.js"
+import * as Deadlines from "./deadlines.js"
+import { type TokenRefusal, verifiedTokens } from "./tokens.js"
 
 /** The event streams each token subject holds open, at most `max` each. */
 export class StreamSlots {
@@ -29,16 +31,57 @@ export class StreamSlots {
   }
 }
 
+/**
+ * The requests in flight, and whether the service is draining (refusing new ones while those finish). Plain fields
+ * changed synchronously: a request counts itself in and out within its own fiber's steps, and JavaScript runs one
+ * at a time, so nothing interleaves.
+ */
+export class Requests {
+  private open = 0
+  private draining = false
+  /** Whether the service has begun to drain. */
+  get closing(): boolean {
+    return this.draining
+  }
+  /** How many requests are in flight. */
+  get inFlight(): number {
+    return this.open
+  }
+  /** Counts a request in. */
+  enter(): void {
+    this.open++
+  }
+  /** Counts a request out. */
+  leave(): void {
+    this.open--
+  }
+  /** Begins the drain (once; later calls change nothing). */
+  close(): void {
+    this.draining = true
+  }
+}
+
 /** What the HTTP service's middlewares and handlers share. */
 export interface HttpServiceShape {
   readonly config: ServiceConfig
   readonly key: SigningKey
-  /** Verifies a bearer token (remembering the ones it verified, see `cachedVerifier`). */
+  /** The clock of the service (the one its layer was built with): time of deadlines, budgets and tokens. */
+  readonly clock: Clock.Clock
+  /** Verifies a bearer token (remembering the ones it verified, see `verifiedTokens`). */
   readonly verify: (token: string) => Effect.Effect<Principal, TokenRefusal>
+  /** The principal of a token verified before and still valid now, without an effect; `undefined` otherwise. */
+  readonly known: (token: string) => Principal | undefined
   /** The browser origins allowed to call the API; replaced as a whole when an operator sets it. */
   readonly origins: Ref.Ref<ReadonlySet<string>>
-  /** Requests in flight, and whether the service is draining (refusing new ones while those finish). */
-  readonly gate: Gate.Gate
+  /** Requests in flight, and whether the service is draining. */
+  readonly requests: Requests
+  /** The request deadline, `requestTimeout` for each. */
+  readonly deadlines: Deadlines.Deadlines
+  /**
+   * A new request id, unique in the process: a random prefix drawn at start and a counter (ids are never secrets,
+   * so they need no randomness of their own).
+   */
+  readonly requestId: () => string
   /** Completed when the service begins to stop: event streams end on it. */
   readonly stopping: Deferred.Deferred<void>
   /** Takes one request from the budget of the client's address (`anonymousRateLimit`), `RateLimited` past it. */
@@ -55,27 +98,35 @@ const bearer = /^bearer\s+(\S+)\s*$/i
 
 /** The HTTP service's shared state. */
 export class HttpService extends Context.Tag("effect-sessions/http/HttpService")<HttpService, HttpServiceShape>() {
+  /** The shared state, its deadline watcher running in the current scope. */
   static readonly make = (
     options: { readonly config: ServiceConfig; readonly key: SigningKey }
-  ): Effect.Effect<HttpServiceShape> =>
+  ): Effect.Effect<HttpServiceShape, never, Scope.Scope> =>
     Effect.gen(function*() {
       const clock = yield* Effect.clock
-      const verify = cachedVerifier(options.key, options.config)
+      const tokens = verifiedTokens(options.key, options.config, 10_000)
+      const verify = (token: string) => tokens.verify(token, clock.unsafeCurrentTimeMillis())
+      const prefix = `${Crypto.randomBytes(6).toString("hex")}-`
+      let requests = 0
       const anonymous = budget(options.config.anonymousRateLimit, "anonymous", () => clock.unsafeCurrentTimeMillis())
       const takeAnonymous = (request: HttpServerRequest.HttpServerRequest) =>
         anonymous(Option.getOrElse(request.remoteAddress, () => "unknown"), undefined)
       return {
         ...options,
+        clock,
         verify,
+        known: (token) => tokens.known(token, clock.unsafeCurrentTimeMillis()),
         origins: yield* Ref.make<ReadonlySet<string>>(new Set(options.config.corsOrigins)),
-        gate: yield* Gate.make,
+        requests: new Requests(),
+        deadlines: yield* Deadlines.make(clock, options.config.requestTimeout),
+        requestId: () => prefix + (requests++).toString(36),
         stopping: yield* Deferred.make<void>(),
         takeAnonymous,
         unlessAuthenticated: (request) => {
           const token = bearer.exec(request.headers["authorization"] ?? "")?.[1]
-          return token === undefined
-            ? takeAnonymous(request)
-            : Effect.catchAll(Effect.asVoid(verify(token)), () => takeAnonymous(request))
+          if (token === undefined) return takeAnonymous(request)
+          if (tokens.known(token, clock.unsafeCurrentTimeMillis()) !== undefined) return Effect.void
+          return Effect.catchAll(Effect.asVoid(verify(token)), () => takeAnonymous(request))
         },
         streams: new StreamSlots(options.config.maxStreamsPerSubject)
       }

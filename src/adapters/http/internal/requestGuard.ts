@@ -12,8 +12,22 @@ import { hasBody, type HttpMethod } from "@effect/platform/HttpMethod"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Cause, Duration, Effect, Metric, MetricBoundaries, Option, Ref, Schema } from "effect"
-import * as Crypto from "node:crypto"
+import {
+  Cause,
+  Duration,
+  Effect,
+  type Exit,
+  type Fiber,
+  FiberRef,
+  HashMap,
+  LogLevel,
+  Metric,
+  MetricBoundaries,
+  MetricKey,
+  Option,
+  Ref,
+  Schema
+} from "effect"
 import { OperationTimeout, RateLimited, ShuttingDown } from "../../../domain/Errors.js"
 import {
   allErrors,
@@ -42,30 +56,32 @@ const encodeError = Schema.encodeSync(apiErrors)
 /** Whether a failure is one of the API's errors (an instance of one of their classes, valid). */
 const isApiError: (error: unknown) => error is ApiFailure = Schema.is(apiErrors)
 
-const requests = Metric.counter("http_requests_total", { description: "HTTP requests answered", incremental: true })
+const requests = MetricKey.counter("http_requests_total", { description: "HTTP requests answered", incremental: true })
 const latency = Metric.histogram(
   "http_request_duration_ms",
   MetricBoundaries.exponential({ start: 0.25, factor: 2, count: 16 }),
   "Time to answer an HTTP request (until the response starts), in milliseconds"
 )
 
-/** The request counter of each method and status, made once (tagging a metric hashes its labels every time). */
+/**
+ * The request counter of each method and status, made once, with its labels in its key: a metric tagged with
+ * `Metric.tagged` builds and looks up a new key at every update (its labels are a new array each time), this one
+ * finds its state at once. Methods are the few Node's parser accepts, so this stays small.
+ */
 const counters = new Map<string, Metric.Metric.Counter<number>>()
 const counterOf = (method: string, status: number) => {
   const key = `${method} ${status}`
   let counter = counters.get(key)
   if (counter === undefined) {
-    counter = Metric.tagged(Metric.tagged(requests, "method", method), "status", String(status))
+    counter = Metric.fromMetricKey(
+      MetricKey.tagged(MetricKey.tagged(requests, "method", method), "status", String(status))
+    )
     counters.set(key, counter)
   }
   return counter
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/
-
-/** The caller's request id when it sent a sensible one, a new random one otherwise. */
-const requestIdOf = (given: string | undefined): string =>
-  given !== undefined && requestIdPattern.test(given) ? given : Crypto.randomBytes(9).toString("base64url")
 
 const allowedHeaders = "authorization, content-type, if-match, last-event-id, x-request-id"
 const exposedHeaders = "etag, location, retry-after, x-request-id"
@@ -144,83 +160,115 @@ const translate = (
   )
 }
 
-/** The API-level middleware of the service. */
-export const requestGuard = (service: HttpServiceShape) => (app: HttpApp.Default) =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const clock = yield* Effect.clock
-    const started = clock.unsafeCurrentTimeNanos()
-    const headers = request.headers
-    const requestId = requestIdOf(headers["x-request-id"])
-    const path = request.url.split("?")[0] ?? "/"
-    let cors: Record<string, string> | undefined
-    const answer = Effect.gen(function*() {
-      if (yield* service.gate.closing) return yield* Effect.fail(new ShuttingDown())
-      const origin = headers["origin"]
-      if (origin !== undefined && !sameOrigin(origin, headers["host"])) {
-        const allowed = yield* Ref.get(service.origins)
-        if (!allowed.has(origin)) {
-          return yield* Effect.fail(new Forbidden({ reason: `origin ${origin} is not allowed` }))
-        }
-        if (request.method === "OPTIONS" && headers["access-control-request-method"] !== undefined) {
-          return HttpServerResponse.empty({
-            status: 204,
-            headers: {
-              ...corsHeaders(origin),
-              "access-control-allow-methods": allowedMethods,
-              "access-control-allow-headers": allowedHeaders,
-              "access-control-max-age": "600"
+/** What a request's checks and route give: a response, or any failure (`translate` answers it). */
+type Guarded = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>
+
+/** Whether the fiber's minimum log level lets an `Info` line through (the access log is built only then). */
+const infoEnabled = (fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+  LogLevel.greaterThanEqual(LogLevel.Info, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
+
+/**
+ * The API-level middleware of the service. Per request it takes a handful of steps of its own: the checks before the
+ * route run synchronously, the request id is a counter, the deadline is watched by the service's one watcher (no
+ * timer per request), metrics are updated in place, and the access log line, built only when `Info` lines are
+ * logged, is annotated in one write of the fiber's log annotations, left in place: the fiber is the request's own,
+ * and only the writing of its response runs in it afterwards. The request id annotates every log line of the
+ * request.
+ */
+export const requestGuard = (service: HttpServiceShape) => {
+  const { clock, config, deadlines, requests } = service
+  const deadline = config.requestTimeout
+  const deadlineMillis = Duration.toMillis(deadline)
+  return (app: HttpApp.Default) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const started = clock.unsafeCurrentTimeNanos()
+      const headers = request.headers
+      const given = headers["x-request-id"]
+      const requestId = given !== undefined && requestIdPattern.test(given) ? given : service.requestId()
+      let cors: Record<string, string> | undefined
+
+      /** The checks before the route, then the route under the deadline. */
+      const answer = (): Guarded => {
+        if (requests.closing) return Effect.fail(new ShuttingDown())
+        const origin = headers["origin"]
+        if (origin !== undefined && !sameOrigin(origin, headers["host"])) {
+          return Effect.flatMap(Ref.get(service.origins), (allowed) => {
+            if (!allowed.has(origin)) return Effect.fail(new Forbidden({ reason: `origin ${origin} is not allowed` }))
+            if (request.method === "OPTIONS" && headers["access-control-request-method"] !== undefined) {
+              return Effect.succeed(HttpServerResponse.empty({
+                status: 204,
+                headers: {
+                  ...corsHeaders(origin),
+                  "access-control-allow-methods": allowedMethods,
+                  "access-control-allow-headers": allowedHeaders,
+                  "access-control-max-age": "600"
+                }
+              }))
             }
+            cors = corsHeaders(origin)
+            return routed()
           })
         }
-        cors = corsHeaders(origin)
+        return routed()
       }
-      const length = Number(headers["content-length"] ?? 0)
-      if (length > service.config.maxBodyBytes) {
-        return yield* Effect.fail(new PayloadTooLarge({ limit: service.config.maxBodyBytes }))
-      }
-      const routed = mayHaveBody(request.method, headers)
-        ? Effect.provideService(
-          app,
-          HttpServerRequest.HttpServerRequest,
-          checkedBody(request, service.config.maxBodyBytes)
-        )
-        : app
-      const deadline = service.config.requestTimeout
-      return yield* Effect.timeoutFail(routed, {
-        duration: deadline,
+      const routed = (): Guarded => {
+        const length = Number(headers["content-length"] ?? 0)
+        if (length > config.maxBodyBytes) return Effect.fail(new PayloadTooLarge({ limit: config.maxBodyBytes }))
+        const withBody = mayHaveBody(request.method, headers)
+        const work = withBody
+          ? Effect.provideService(app, HttpServerRequest.HttpServerRequest, checkedBody(request, config.maxBodyBytes))
+          : app
         // A body still arriving is the client's stall (408); anything else is work past its deadline (504). Neither
         // repeats the request's path back.
-        onTimeout: () =>
-          mayHaveBody(request.method, headers) && !NodeHttpServerRequest.toIncomingMessage(request).complete
-            ? new RequestTimeout({ afterMs: Duration.toMillis(deadline) })
-            : new OperationTimeout({ operation: `${request.method} request`, after: deadline })
-      })
-    })
-    const counted = Effect.acquireUseRelease(service.gate.enter, () => answer, () => service.gate.leave)
-    return yield* counted.pipe(
-      Effect.catchAllCause((cause) => translate(service, cause, request, requestId)),
-      Effect.flatMap((response) =>
-        Effect.map(service.gate.closing, (closing) => {
-          let answered = HttpServerResponse.setHeader(response, "x-request-id", requestId)
-          if (cors !== undefined) answered = HttpServerResponse.setHeaders(answered, cors)
-          // Draining: the client is told to open no more requests on this connection, so none arrives as it closes.
-          if (closing) answered = HttpServerResponse.setHeader(answered, "connection", "close")
-          return answered
-        })
-      ),
-      Effect.onExit((exit) => {
-        const status = exit._tag === "Success" ? exit.value.status : 499
-        const millis = Number(clock.unsafeCurrentTimeNanos() - started) / 1e6
-        return Effect.zipRight(
-          Effect.all([Metric.increment(counterOf(request.method, status)), Metric.update(latency, millis)], {
-            discard: true
-          }),
-          Effect.logInfo("request").pipe(
-            Effect.annotateLogs({ method: request.method, path, status, ms: Math.round(millis * 100) / 100 })
+        return deadlines.within(work, () =>
+          withBody && !NodeHttpServerRequest.toIncomingMessage(request).complete
+            ? new RequestTimeout({ afterMs: deadlineMillis })
+            : new OperationTimeout({ operation: `${request.method} request`, after: deadline }))
+      }
+      const answered = (response: HttpServerResponse.HttpServerResponse) => {
+        let out = HttpServerResponse.setHeader(response, "x-request-id", requestId)
+        if (cors !== undefined) out = HttpServerResponse.setHeaders(out, cors)
+        // Draining: the client is told to open no more requests on this connection, so none arrives as it closes.
+        if (requests.closing) out = HttpServerResponse.setHeader(out, "connection", "close")
+        return out
+      }
+      /** Counts the request out, updates the metrics, and writes the access log line. */
+      const finish = (exit: Exit.Exit<HttpServerResponse.HttpServerResponse>) =>
+        Effect.withFiberRuntime<void>((fiber) => {
+          requests.leave()
+          const status = exit._tag === "Success" ? exit.value.status : 499
+          const millis = Number(clock.unsafeCurrentTimeNanos() - started) / 1e6
+          const labels = fiber.getFiberRef(FiberRef.currentMetricLabels)
+          counterOf(request.method, status).unsafeUpdate(1, labels)
+          latency.unsafeUpdate(millis, labels)
+          if (!infoEnabled(fiber)) return Effect.void
+          const path = request.url.split("?")[0] ?? "/"
+          return Effect.zipRight(
+            FiberRef.update(FiberRef.currentLogAnnotations, (annotations) =>
+              HashMap.mutate(annotations, (map) => {
+                HashMap.set(map, "method", request.method)
+                HashMap.set(map, "path", path)
+                HashMap.set(map, "status", status)
+                HashMap.set(map, "ms", Math.round(millis * 100) / 100)
+              })),
+            accessLine
           )
-        )
-      }),
-      Effect.annotateLogs("requestId", requestId)
-    )
-  })
+        })
+      return Effect.zipRight(
+        FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set<string, unknown>("requestId", requestId)),
+        // Counted in and out with nothing interruptible between the two, so a request cut off still leaves.
+        Effect.uninterruptibleMask((restore) => {
+          requests.enter()
+          return Effect.onExit(
+            Effect.matchCauseEffect(restore(Effect.suspend(answer)), {
+              onFailure: (cause) => Effect.map(translate(service, cause, request, requestId), answered),
+              onSuccess: (response) => Effect.succeed(answered(response))
+            }),
+            finish
+          )
+        })
+      )
+    })
+}
+
+const accessLine = Effect.logInfo("request")

@@ -128,15 +128,13 @@ export const sessionRoutes = HttpApiBuilder.group(SessionsApi, "sessions", (hand
         Effect.flatMap(owner, (subject) =>
           manager.list({ ...urlParams, owner: subject })).pipe(Effect.map(page)))
       .handle("get", ({ path }) =>
-        Effect.flatMap(owner, (subject) =>
-          manager.get(path.id, { owner: subject })).pipe(Effect.map((session) =>
-            sessionResponse(session)
-          )))
+        Effect.flatMap(CurrentPrincipal, ({ subject }) =>
+          Effect.map(manager.get(path.id, { owner: subject }), (session) =>
+            sessionResponse(session))))
       .handle("touch", ({ path }) =>
-        Effect.flatMap(owner, (subject) =>
-          manager.touch(path.id, { owner: subject })).pipe(Effect.map((session) =>
-            sessionResponse(session)
-          )))
+        Effect.flatMap(CurrentPrincipal, ({ subject }) =>
+          Effect.map(manager.touch(path.id, { owner: subject }), (session) =>
+            sessionResponse(session))))
       .handle("activity", ({ path, payload }) =>
         Effect.flatMap(owner, (subject) =>
           manager.recordActivity(path.id, {
