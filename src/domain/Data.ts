@@ -90,6 +90,22 @@ const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 const member = (path: string, name: string): string =>
   identifier.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`
 
+/**
+ * Where a part of the value is: the field of the whole value, or a step (a member's name or an index) down from a
+ * part. Spelled out (`spell`) only when a part is refused, so checking valid data builds no path strings.
+ */
+type Path = string | { readonly parent: Path; readonly step: string | number }
+
+/** The path of the part at `step` down from `parent` (`null`: the part at `parent` itself). */
+const at = (parent: Path, step: string | number | null): Path => (step === null ? parent : { parent, step })
+
+const spell = (path: Path): string =>
+  typeof path === "string"
+    ? path
+    : typeof path.step === "number"
+    ? `${spell(path.parent)}[${path.step}]`
+    : member(spell(path.parent), path.step)
+
 const plainJson = "plain JSON (objects, arrays, strings, finite numbers, booleans and null)"
 
 /** What a value that JSON cannot carry as it is, is, in words ("a Date", "a function", "NaN"). */
@@ -125,13 +141,19 @@ interface Size {
  * dropped (no `toJSON`, no `undefined` members skipped, no `NaN` turned into `null`), so what is stored is what was
  * given. The one exception is `-0`, stored as `0` (JSON has no negative zero).
  */
-const copy = (value: unknown, path: string, size: Size, ancestors: Array<object>): JsonValue => {
+const copy = (
+  value: unknown,
+  parent: Path,
+  step: string | number | null,
+  size: Size,
+  ancestors: Array<object>
+): JsonValue => {
   switch (typeof value) {
     case "string":
       size.bytes += jsonStringLength(value)
       return value
     case "number":
-      if (!Number.isFinite(value)) throw new NotJson(path, `is ${value}, which JSON cannot hold`)
+      if (!Number.isFinite(value)) throw new NotJson(spell(at(parent, step)), `is ${value}, which JSON cannot hold`)
       size.bytes += String(value).length
       return value === 0 ? 0 : value
     case "boolean":
@@ -140,7 +162,7 @@ const copy = (value: unknown, path: string, size: Size, ancestors: Array<object>
     case "object":
       break
     default:
-      throw new NotJson(path, `is ${described(value)}, which JSON cannot hold`)
+      throw new NotJson(spell(at(parent, step)), `is ${described(value)}, which JSON cannot hold`)
   }
   if (value === null) {
     size.bytes += 4
@@ -150,7 +172,8 @@ const copy = (value: unknown, path: string, size: Size, ancestors: Array<object>
     size.over = true
     return null
   }
-  if (ancestors.includes(value)) throw new NotJson(path, "contains a cycle")
+  const path = at(parent, step)
+  if (ancestors.includes(value)) throw new NotJson(spell(path), "contains a cycle")
   // Said of the whole value: the path down to the 257th level would only be a long run of the same steps.
   if (ancestors.length >= maxDataDepth) throw new NotJson(null, `is nested deeper than ${maxDataDepth} levels`)
   ancestors.push(value)
@@ -159,22 +182,27 @@ const copy = (value: unknown, path: string, size: Size, ancestors: Array<object>
     const out: Array<JsonValue> = new Array(value.length)
     size.bytes += value.length === 0 ? 2 : value.length + 1
     for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) throw new NotJson(`${path}[${i}]`, "is a hole in the array, which JSON cannot hold")
-      out[i] = copy(value[i], `${path}[${i}]`, size, ancestors)
+      if (!(i in value)) {
+        throw new NotJson(spell({ parent: path, step: i }), "is a hole in the array, which JSON cannot hold")
+      }
+      out[i] = copy(value[i], path, i, size, ancestors)
     }
     result = out
   } else {
     const prototype = Object.getPrototypeOf(value)
     if (prototype !== Object.prototype && prototype !== null) {
-      throw new NotJson(path, `is ${described(value)}; session data must be ${plainJson}`)
+      throw new NotJson(spell(path), `is ${described(value)}; session data must be ${plainJson}`)
     }
     if (Object.getOwnPropertySymbols(value).length > 0) {
-      throw new NotJson(path, "has a symbol key, which JSON cannot hold")
+      throw new NotJson(spell(path), "has a symbol key, which JSON cannot hold")
     }
-    const out: Record<string, JsonValue> = {}
+    // A spread copy has the shape of the original (its properties all in the object, where adding them one by one
+    // to `{}` would put a fifth and later ones in a separate array): each member is then checked and replaced by its
+    // own copy. The values are read once, by the spread.
+    const out = { ...value } as Record<string, JsonValue>
     let members = 0
-    for (const name of Object.keys(value)) {
-      const copied = copy((value as Record<string, unknown>)[name], member(path, name), size, ancestors)
+    for (const name of Object.keys(out)) {
+      const copied = copy(out[name], path, name, size, ancestors)
       // An own "__proto__" member, as JSON.parse makes it, not a change of prototype.
       if (name === "__proto__") {
         Object.defineProperty(out, name, { value: copied, enumerable: true, writable: true, configurable: true })
@@ -204,7 +232,7 @@ export const validateData = (
 ): Either.Either<JsonValue, InvalidInput> => {
   const size: Size = { bytes: 0, limit: maxBytes, over: false }
   try {
-    const result = copy(value, field, size, [])
+    const result = copy(value, field, null, size, [])
     if (size.bytes > maxBytes) {
       return Either.left(
         new InvalidInput({

@@ -12,7 +12,14 @@ import { Either, Schema } from "effect"
 import { InvalidTransition, SessionEnded } from "./Errors.js"
 import { expiresAt, type ExpiryPolicy, limitsOf } from "./Expiry.js"
 import type { OwnerId, SessionId, SessionKind, SessionName } from "./Ids.js"
-import { type EpochMillis, isEnded, type JsonValue, type Session, type SessionStatus } from "./Session.js"
+import {
+  type EpochMillis,
+  isEnded,
+  type JsonValue,
+  noResponseTimes,
+  type Session,
+  type SessionStatus
+} from "./Session.js"
 
 /**
  * What can happen to a session: `activity` (a touch or recorded activity), `wait` (blocked on outside input),
@@ -97,7 +104,7 @@ export const newSession = (input: NewSession): Session => {
     endedAt: null,
     endReason: null,
     messageCount: 0,
-    responseTimes: [],
+    responseTimes: noResponseTimes,
     data: input.data,
     version: 1
   }

@@ -137,6 +137,12 @@ export const Session = Schema.Struct({
 }).annotations({ identifier: "Session" })
 export interface Session extends Schema.Schema.Type<typeof Session> {}
 
+/**
+ * The response times of a session that has recorded none: one frozen empty array shared by every new session, since
+ * a window is never changed in place (`Activity.pushResponseTime` makes a new one).
+ */
+export const noResponseTimes: ReadonlyArray<Millis> = Object.freeze([])
+
 /** Counts of sessions by status, tombstones included. */
 export interface StatusCounts {
   readonly active: number

@@ -15,7 +15,7 @@ import {
   StaleFencingToken,
   VersionConflict
 } from "./Errors.js"
-import { activeAt, asSeenAt, expiredSession, hasExpired } from "./Expiry.js"
+import { activeAt, asSeenAt, expiredSession, expiryInstant, expiryReason, hasExpired } from "./Expiry.js"
 import type { OwnerId, SessionId } from "./Ids.js"
 import { transition } from "./Lifecycle.js"
 import { type EndReason, type EpochMillis, isEnded, type LiveStatus, type Session } from "./Session.js"
@@ -189,6 +189,26 @@ export const endingOf = (t: Transitioned): Ended => ({
   status: t.session.status as "expired" | "evicted",
   endReason: t.session.endReason!,
   endedAt: t.session.endedAt!
+})
+
+/** The fields of a stored live session that its expiry reads. */
+export type ExpiringRecord = Pick<
+  Session,
+  "id" | "owner" | "status" | "createdAt" | "lastActiveAt" | "expiresAt" | "idleTimeout" | "maxLifetime"
+>
+
+/**
+ * The `Ended` record of the expiry of a live session that has expired, exactly `endingOf(expire(held))`, read from
+ * the stored fields alone: for a store that records the expiry in place (status `expired`, `endedAt` and `endReason`
+ * as here, the version one higher) without making a copy of the session first.
+ */
+export const expiryEnding = (record: ExpiringRecord, lease: LeaseState | null): Ended => ({
+  id: record.id,
+  owner: record.owner,
+  from: record.status as LiveStatus,
+  status: "expired",
+  endReason: expiryReason(record) as EndReason,
+  endedAt: expiryInstant(record.expiresAt, lease === null ? null : lease.expiresAt)
 })
 
 /** Whether a session, as seen now, matches every filter a listing gives. */

@@ -127,6 +127,22 @@ describe("SessionId", () => {
       expect(isSessionId(a)).toBe(true)
     }))
 
+  it.prop(
+    "isSessionId accepts exactly what the id pattern accepts, and what the schema accepts",
+    [
+      fc.oneof(
+        fc.stringMatching(/^[A-Za-z0-9_-]{21}[AQgw]$/),
+        fc.string({ minLength: 20, maxLength: 24 }),
+        fc.stringMatching(/^[A-Za-z0-9_+/=-]{21,23}$/),
+        fc.string({ unit: "binary", minLength: 22, maxLength: 22 })
+      )
+    ],
+    ([candidate]) => {
+      expect(isSessionId(candidate)).toBe(/^[A-Za-z0-9_-]{21}[AQgw]$/.test(candidate))
+      expect(isSessionId(candidate)).toBe(Schema.is(SessionId)(candidate))
+    }
+  )
+
   it("rejects anything that is not a canonical id", () => {
     for (const bad of ["", "short", "a".repeat(23), "AAAAAAAAAAAAAAAAAAAAA/", "AAAAAAAAAAAAAAAAAAAAAB", 7, undefined]) {
       expect(isSessionId(bad)).toBe(false)

@@ -7,6 +7,9 @@ import {
   applyTouch,
   applyWrite,
   cursorOf,
+  endingOf,
+  expire,
+  expiryEnding,
   type Held,
   leaseRefusal,
   positionOf,
@@ -148,6 +151,21 @@ describe("store rules: writes and touches against an independent oracle", () => 
     })
     expect(after.responseTimes.length).toBeLessThanOrEqual(3)
   }, { fastCheck: { numRuns: 2000 } })
+})
+
+describe("store rules: expiry recorded in place", () => {
+  it.prop("expiryEnding reads the same ending from a record's fields as expire makes of the session", [heldAndNow], ([
+    { held }
+  ]) => {
+    if (held.session.status !== "active" && held.session.status !== "waiting") return
+    const inPlace = expiryEnding(held.session, held.lease)
+    expect(inPlace).toStrictEqual(endingOf(expire(held)))
+    // The lease holds the session past its expiresAt only while it lasts longer.
+    const leaseEnd = held.lease === null ? null : held.lease.expiresAt
+    expect(inPlace.endedAt).toBe(
+      leaseEnd !== null && leaseEnd > held.session.expiresAt ? leaseEnd : held.session.expiresAt
+    )
+  })
 })
 
 describe("store rules: leases", () => {

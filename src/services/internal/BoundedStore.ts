@@ -4,6 +4,10 @@
  * waits), in one step per call; any other store through `SessionStore`, each call under `storeTimeout`. Either way
  * the one retry policy applies to transient failures (`StoreUnavailable`), each call's latency is sampled, and a span
  * is made where it is worth its cost. Chosen once, when the manager is built.
+ *
+ * Beside the store it gives `direct`: the calls of the manager's hot paths, made at once. On a synchronous store such
+ * a call has run when it returns, and its outcome (an `Either`) is what it returns; on any other it returns the
+ * bounded call, not yet run. Either way the result is an effect to run once, inside the effect that made the call.
  */
 import { type Clock, Effect, Either, type MetricLabel, Option, Schedule } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
@@ -31,6 +35,28 @@ export const retryPolicy = (config: SessionsConfig): Schedule.Schedule<unknown, 
 const isTransient = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "_tag" in error && error._tag === "StoreUnavailable"
 
+/** The calls the manager makes on every `create`, `get`, `touch` and write: see `GuardedStore.direct`. */
+export type DirectCalls = Pick<SessionStoreShape, "insert" | "get" | "update" | "touch">
+
+/** The store as the manager calls it. */
+export interface GuardedStore {
+  /** Every operation, each an effect that makes the call when it runs (and again each time it runs). */
+  readonly store: SessionStoreShape
+  /**
+   * The hot-path operations, each making the call at once: a synchronous store's outcome as it came (already run),
+   * any other store's bounded call (run when the effect runs). Only for use inside the effect that runs the result,
+   * never to build an effect that is kept and run later or again.
+   */
+  readonly direct: DirectCalls
+}
+
+/**
+ * One call in `sampleEvery` of each operation of a synchronous store has its latency recorded. Such a call takes
+ * well under a microsecond on the memory store, less than reading the clock twice and updating a histogram; a
+ * uniform sample keeps the distribution, and every call of a store that waits on I/O is recorded.
+ */
+const sampleEvery = 8
+
 /**
  * The store the manager calls: `sync` if the store offers it, else `store` with a deadline on each call; retries,
  * latency samples and spans on both (spans always on stores that wait on I/O, with `tracing` on the others).
@@ -44,7 +70,7 @@ export const boundedStore = (
     readonly clock: Clock.Clock
     readonly tracing: boolean
   }
-): SessionStoreShape => {
+): GuardedStore => {
   const { clock, config, meter } = options
   const schedule = retryPolicy(config)
   // One labels array per operation: a metric finds its series by the array's identity, so reusing it keeps each
@@ -79,19 +105,24 @@ export const boundedStore = (
       Effect.ensuring(Effect.sync(() => meter.count(metrics.retries, attempts - 1)))
     )
   }
-  return Option.match(sync, {
+  return Option.match<SessionStoreSyncShape, GuardedStore>(sync, {
     onSome: (calls) => {
       // One step per call, built without `storeThrough`'s argument arrays and thunks: on a store that answers in
       // process, those allocations were a measurable share of each call. The synchronous outcome (an `Either`, itself
       // an effect) is returned as it is.
+      const direct: Record<string, (a: unknown, b: unknown, c: unknown) => Effect.Effect<unknown, unknown>> = {}
       const measured = (operation: keyof SessionStoreShape) => {
         const labels = labelsOf(operation)
         // Every synchronous operation is a function of at most three arguments.
         const member = (calls as unknown as Record<string, (a: unknown, b: unknown, c: unknown) => unknown>)[operation]
+        let made = 0
         const run = (a: unknown, b: unknown, c: unknown): Effect.Effect<unknown, unknown> => {
-          const start = clock.unsafeCurrentTimeNanos()
-          const outcome = member(a, b, c) as Effect.Effect<unknown, unknown>
-          sample(labels, start)
+          let outcome: Effect.Effect<unknown, unknown>
+          if (++made % sampleEvery === 0) {
+            const start = clock.unsafeCurrentTimeNanos()
+            outcome = member(a, b, c) as Effect.Effect<unknown, unknown>
+            sample(labels, start)
+          } else outcome = member(a, b, c) as Effect.Effect<unknown, unknown>
           return Either.isEither(outcome) && Either.isLeft(outcome) && isTransient(outcome.left)
             ? retried(Effect.suspend(() => member(a, b, c) as Effect.Effect<unknown, unknown>), outcome.left)
             : outcome
@@ -99,26 +130,33 @@ export const boundedStore = (
         const spanned = (effect: Effect.Effect<unknown, unknown>) =>
           options.tracing ? Effect.withSpan(effect, `SessionStore.${operation}`) : effect
         // The operations that are effects in `SessionStore` (`counts`, `leases`, `flush`) take no arguments.
-        return valued.has(operation)
-          ? spanned(Effect.suspend(() => run(undefined, undefined, undefined)))
-          : (a: unknown, b: unknown, c: unknown) => spanned(Effect.suspend(() => run(a, b, c)))
+        if (valued.has(operation)) return spanned(Effect.suspend(() => run(undefined, undefined, undefined)))
+        const lazy = (a: unknown, b: unknown, c: unknown) => spanned(Effect.suspend(() => run(a, b, c)))
+        // With tracing, the direct call is the spanned one, run when its effect runs.
+        direct[operation] = options.tracing ? lazy : run
+        return lazy
       }
-      return Object.fromEntries(operations.map((name) => [name, measured(name)])) as unknown as SessionStoreShape
+      const store = Object.fromEntries(operations.map((name) => [name, measured(name)])) as unknown as SessionStoreShape
+      return { store, direct: direct as unknown as DirectCalls }
     },
-    onNone: () =>
-      storeThrough(store, <A, E>(operation: string, make: () => Effect.Effect<A, E>) => {
+    onNone: () => {
+      const bounded = storeThrough(store, <A, E>(operation: string, make: () => Effect.Effect<A, E>) => {
         const labels = labelsOf(operation)
         const deadline = config.storeTimeout
         const attempt = Effect.timeoutFail(Effect.suspend(make), {
           duration: deadline,
           onTimeout: () => new StoreUnavailable({ operation, reason: `no answer within ${formatDuration(deadline)}` })
         }) as Effect.Effect<A, E>
-        const call = Effect.flatMap(Effect.sync(() => clock.unsafeCurrentTimeNanos()), (start) =>
-          Effect.catchIf(attempt, isTransient, (first) =>
-            retried(attempt, first)).pipe(
+        const call = Effect.flatMap(
+          Effect.sync(() => clock.unsafeCurrentTimeNanos()),
+          (start) =>
+            Effect.catchIf(attempt, isTransient, (first) => retried(attempt, first)).pipe(
               Effect.ensuring(Effect.sync(() => sample(labels, start)))
-            ))
+            )
+        )
         return Effect.withSpan(call, `SessionStore.${operation}`)
       })
+      return { store: bounded, direct: bounded }
+    }
   })
 }

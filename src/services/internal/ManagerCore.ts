@@ -2,7 +2,19 @@
  * The manager's state and the bookkeeping every operation shares: admission (shutdown, validation, rate limits,
  * owner scope), and turning what the store did into events, metrics and results.
  */
-import { type Clock, Deferred, Duration, Effect, Either, FiberId, FiberRef, GlobalValue, Option } from "effect"
+import {
+  type Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  type Fiber,
+  FiberId,
+  FiberRef,
+  GlobalValue,
+  Option
+} from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { type InvalidInput, RateLimited, SessionEnded, ShuttingDown } from "../../domain/Errors.js"
 import { isSessionId, type OwnerId, type SessionId, validateOwnerId, validateSessionId } from "../../domain/Ids.js"
@@ -12,6 +24,7 @@ import type { Gate } from "../Gate.js"
 import type { SessionEventBusShape } from "../SessionEventBus.js"
 import type { AsOwner } from "../SessionManager.js"
 import type { Ended, Lease, SessionStoreShape, Transitioned } from "../SessionStore.js"
+import type { DirectCalls } from "./BoundedStore.js"
 import { EventLog, type UnnumberedEvent } from "./EventLog.js"
 import { KeyedLocks } from "./KeyedLocks.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
@@ -27,6 +40,19 @@ const invalidSessionId = (raw: unknown): InvalidInput => Option.getOrThrow(Eithe
 /** A failed admission, or the validated id. */
 type Admitted<A> = Either.Either<A, InvalidInput | ShuttingDown | RateLimited>
 
+/** The fiber running an admitted call, for what it holds (`heldLeases`). */
+export type RunningFiber = Pick<Fiber.RuntimeFiber<unknown, unknown>, "getFiberRef">
+
+/** The event that tells a session ended, one object of one shape per ending. */
+const endingEvent = (e: Ended | (Omit<Ended, "status"> & { readonly status: "closed" })): UnnumberedEvent => ({
+  _tag: e.status === "expired" ? "Expired" : e.status === "evicted" ? "Evicted" : "Closed",
+  at: e.endedAt,
+  id: e.id,
+  owner: e.owner,
+  from: e.from,
+  reason: e.endReason
+})
+
 /** Shared state and helpers of one manager. */
 export class ManagerCore {
   readonly locks = new KeyedLocks()
@@ -41,6 +67,8 @@ export class ManagerCore {
   constructor(
     readonly config: SessionsConfig,
     readonly store: SessionStoreShape,
+    /** The hot-path calls of the same store, made at once (see `BoundedStore.direct`). */
+    readonly direct: DirectCalls,
     readonly clock: Clock.Clock,
     readonly node: string,
     meter: ManagerMetrics,
@@ -70,37 +98,37 @@ export class ManagerCore {
    * session's bucket and, for a call scoped to an owner, one from the owner's bucket too (so an owner's calls by id
    * across its sessions share the owner's budget), and not shutting down, unless the call comes from work already in
    * flight on this session (inside its `withSession`), which may finish what it is doing. Checked each time the
-   * effect runs.
+   * effect runs, all in its first step: `f` gets the fiber running it, to read what that fiber holds.
    */
   admitted<A, E, R>(
     raw: unknown,
     scope: AsOwner | undefined,
-    f: (id: SessionId, owner: OwnerId | undefined) => Effect.Effect<A, E, R>
+    f: (id: SessionId, owner: OwnerId | undefined, fiber: RunningFiber) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
-    return Effect.flatMap(
-      this.gate.closing,
-      (closing): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> => {
-        if (!isSessionId(raw)) return Effect.fail(invalidSessionId(raw))
-        if (closing) {
-          return Effect.flatMap(
-            FiberRef.get(heldLeases),
-            (held): Effect.Effect<A, E | InvalidInput | ShuttingDown, R> => {
-              if (!held.has(raw)) return Effect.fail(new ShuttingDown())
-              const owner = scope?.owner === undefined ? Either.right(undefined) : validateOwnerId(scope.owner)
-              return Either.isLeft(owner) ? Effect.fail(owner.left) : f(raw, owner.right)
-            }
-          )
-        }
-        let owner: OwnerId | undefined
-        if (scope?.owner !== undefined) {
-          const admitted = this.admitOwner(scope.owner)
-          if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
-          owner = admitted.right
-        }
-        const limited = this.limit(this.sessionLimits, "session", raw)
-        return Either.isLeft(limited) ? Effect.fail(limited.left) : f(raw, owner)
-      }
-    )
+    return Effect.withFiberRuntime((fiber) => this.admit(raw, scope, fiber, f))
+  }
+
+  private admit<A, E, R>(
+    raw: unknown,
+    scope: AsOwner | undefined,
+    fiber: RunningFiber,
+    f: (id: SessionId, owner: OwnerId | undefined, fiber: RunningFiber) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | InvalidInput | ShuttingDown | RateLimited, R> {
+    const closing = this.gate.isClosing()
+    if (!isSessionId(raw)) return Exit.fail(invalidSessionId(raw))
+    if (closing) {
+      if (!fiber.getFiberRef(heldLeases).has(raw)) return Exit.fail(new ShuttingDown())
+      const owner = scope?.owner === undefined ? Either.right(undefined) : validateOwnerId(scope.owner)
+      return Either.isLeft(owner) ? Exit.fail(owner.left) : f(raw, owner.right, fiber)
+    }
+    let owner: OwnerId | undefined
+    if (scope?.owner !== undefined) {
+      const admitted = this.admitOwner(scope.owner)
+      if (Either.isLeft(admitted)) return Exit.fail(admitted.left)
+      owner = admitted.right
+    }
+    const limited = this.refusal(this.sessionLimits, "session", raw)
+    return limited === undefined ? f(raw, owner, fiber) : Exit.fail(limited)
   }
 
   /**
@@ -108,9 +136,8 @@ export class ManagerCore {
    * runs.
    */
   gated<A, E, R>(f: () => Effect.Effect<A, E, R>): Effect.Effect<A, E | ShuttingDown, R> {
-    return Effect.flatMap(
-      this.gate.closing,
-      (closing): Effect.Effect<A, E | ShuttingDown, R> => closing ? Effect.fail(new ShuttingDown()) : f()
+    return Effect.suspend((): Effect.Effect<A, E | ShuttingDown, R> =>
+      this.gate.isClosing() ? Exit.fail(new ShuttingDown()) : f()
     )
   }
 
@@ -118,19 +145,16 @@ export class ManagerCore {
   admitOwner(raw: unknown): Admitted<OwnerId> {
     const owner = validateOwnerId(raw)
     if (Either.isLeft(owner)) return owner
-    return this.limit(this.ownerLimits, "owner", owner.right)
+    const limited = this.refusal(this.ownerLimits, "owner", owner.right)
+    return limited === undefined ? owner : Either.left(limited)
   }
 
-  private limit<K extends string>(buckets: TokenBuckets, kind: string, key: K): Admitted<K> {
+  /** Takes a token for `key`, or says why not (`RateLimited`, counted). */
+  private refusal(buckets: TokenBuckets, kind: string, key: string): RateLimited | undefined {
     const wait = buckets.take(key)
-    if (wait === 0) return Either.right(key)
+    if (wait === 0) return undefined
     this.meter.count(metrics.rateLimited)
-    return Either.left(new RateLimited({ key: `${kind}:${key}`, retryAfter: Duration.millis(wait) }))
-  }
-
-  /** The lease the current fiber holds on `id` through `withSession`, if any. */
-  held(id: SessionId): Effect.Effect<Lease | undefined> {
-    return Effect.map(FiberRef.get(heldLeases), (leases) => leases.get(id))
+    return new RateLimited({ key: `${kind}:${key}`, retryAfter: Duration.millis(wait) })
   }
 
   publish(event: UnnumberedEvent): void {
@@ -141,21 +165,36 @@ export class ManagerCore {
   /** Records a session that a store call ended: metrics, gauge and its event. */
   announceEnding(e: Ended | (Omit<Ended, "status"> & { readonly status: "closed" })): void {
     this.meter.moved(e.from, e.status)
-    const event = { at: e.endedAt, id: e.id, owner: e.owner, from: e.from, reason: e.endReason }
-    switch (e.status) {
-      case "expired":
-        this.meter.count(metrics.expired)
-        this.publish({ _tag: "Expired", ...event })
-        break
-      case "evicted":
-        this.meter.count(metrics.evicted)
-        this.publish({ _tag: "Evicted", ...event })
-        break
-      case "closed":
-        this.meter.count(metrics.closed)
-        this.publish({ _tag: "Closed", ...event })
-        break
+    this.meter.count(
+      e.status === "expired" ? metrics.expired : e.status === "evicted" ? metrics.evicted : metrics.closed
+    )
+    this.publish(endingEvent(e))
+  }
+
+  /**
+   * `announceEnding` for many sessions at once (a sweep's batch): an event each, and each metric moved once by the
+   * batch's total rather than once per session.
+   */
+  announceEndings(endings: ReadonlyArray<Ended>): void {
+    // By status before and after: from active or waiting, to expired or evicted.
+    let activeExpired = 0
+    let waitingExpired = 0
+    let activeEvicted = 0
+    let waitingEvicted = 0
+    for (const e of endings) {
+      if (e.status === "expired") {
+        if (e.from === "active") activeExpired++
+        else waitingExpired++
+      } else if (e.from === "active") activeEvicted++
+      else waitingEvicted++
+      this.publish(endingEvent(e))
     }
+    this.meter.moved("active", "expired", activeExpired)
+    this.meter.moved("waiting", "expired", waitingExpired)
+    this.meter.moved("active", "evicted", activeEvicted)
+    this.meter.moved("waiting", "evicted", waitingEvicted)
+    this.meter.count(metrics.expired, activeExpired + waitingExpired)
+    this.meter.count(metrics.evicted, activeEvicted + waitingEvicted)
   }
 
   /** `announceEnding` for a single write that ended a session (a close, or a lazy expiry). */
@@ -180,7 +219,7 @@ export class ManagerCore {
     const s = t.session
     if (isEnded(s.status)) {
       this.announceEndingOf(t)
-      return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
+      return Exit.fail(new SessionEnded({ id: s.id, status: s.status }))
     }
     if (recorded) {
       this.publish({
@@ -192,7 +231,7 @@ export class ManagerCore {
         expiresAt: s.expiresAt
       })
     }
-    return Effect.succeed(s)
+    return Exit.succeed(s)
   }
 
   /** The result of a status or data write, with its event. A write that found the session due fails `SessionEnded`. */
@@ -200,18 +239,21 @@ export class ManagerCore {
     const s = t.session
     if (s.status === "expired") {
       this.announceEndingOf(t)
-      return Effect.fail(new SessionEnded({ id: s.id, status: s.status }))
+      return Exit.fail(new SessionEnded({ id: s.id, status: s.status }))
+    }
+    if (isEnded(s.status)) {
+      this.announceEndingOf(t)
+      return Exit.succeed(s)
     }
     const at = this.now()
-    if (isEnded(s.status)) this.announceEndingOf(t)
-    else if (s.status !== t.from && !isEnded(t.from)) {
+    if (s.status !== t.from && !isEnded(t.from)) {
       this.meter.moved(t.from, s.status)
       this.publish({ _tag: "StatusChanged", at, id: s.id, owner: s.owner, from: t.from, to: s.status })
     }
-    if (dataWritten && !isEnded(s.status)) {
+    if (dataWritten) {
       this.publish({ _tag: "Updated", at, id: s.id, owner: s.owner, version: s.version })
     }
-    return Effect.succeed(s)
+    return Exit.succeed(s)
   }
 
   /** The sweeps run and failed so far. */

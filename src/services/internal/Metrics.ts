@@ -38,7 +38,11 @@ export const metrics = {
     MetricBoundaries.exponential({ start: 0.1, factor: 2, count: 18 }),
     "Time one sweep took, in milliseconds"
   ),
-  storeLatency: Metric.histogram("store_op_latency_ms", latencyBoundaries, "Store call latency, in milliseconds")
+  storeLatency: Metric.histogram(
+    "store_op_latency_ms",
+    latencyBoundaries,
+    "Store call latency, in milliseconds: every call to a store that waits on I/O, one in 8 to a synchronous one"
+  )
 }
 
 /** Every counter of `metrics`. */
@@ -75,11 +79,11 @@ export class ManagerMetrics {
     if (by !== 0) counter.unsafeUpdate(by, this.base)
   }
 
-  /** Records a status change in the `sessions` gauge (`from` undefined: a new session). */
-  moved(from: SessionStatus | undefined, to: SessionStatus): void {
-    if (from === to) return
-    if (from !== undefined) this.setStatus(from, this.mirror[from] - 1)
-    this.setStatus(to, this.mirror[to] + 1)
+  /** Records `by` sessions (default one) changing status in the `sessions` gauge (`from` undefined: new ones). */
+  moved(from: SessionStatus | undefined, to: SessionStatus, by = 1): void {
+    if (from === to || by === 0) return
+    if (from !== undefined) this.setStatus(from, this.mirror[from] - by)
+    this.setStatus(to, this.mirror[to] + by)
   }
 
   /** Sets the `sessions` gauge to the store's counts (at start, and after each sweep). */

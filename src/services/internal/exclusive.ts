@@ -4,43 +4,61 @@
  */
 import { Deferred, Duration, Effect, Either, Fiber, FiberId, FiberRef } from "effect"
 import {
-  type InvalidTransition,
+  type InvalidInput,
   OperationTimeout,
+  type RateLimited,
   SessionBusy,
   type SessionEnded,
   type SessionNotFound,
   ShuttingDown,
   type StaleFencingToken,
-  type StoreFailure,
-  type VersionConflict
+  type StoreFailure
 } from "../../domain/Errors.js"
 import type { OwnerId, SessionId } from "../../domain/Ids.js"
 import type { Session } from "../../domain/Session.js"
 import type { AsOwner, ExclusiveError, SessionContext, WithSessionOptions } from "../SessionManager.js"
-import type { Lease, SessionWrite, Transitioned } from "../SessionStore.js"
+import type { Lease, SessionStoreShape, SessionWrite, Transitioned } from "../SessionStore.js"
 import { durationInput } from "./input.js"
 import { heldLeases, type ManagerCore } from "./ManagerCore.js"
+import { settle } from "./outcome.js"
+
+/** How a store write can fail. */
+export type WriteError = Effect.Effect.Error<ReturnType<SessionStoreShape["update"]>>
 
 /**
  * Writes to one session under its exclusive permit (or under the `withSession` that already holds it, with its
- * fencing token), then records what happened.
+ * fencing token), then records what happened; `refused` says what each refusal of the store becomes.
+ *
+ * A write to a session whose permit nobody holds is made at once: on a synchronous store it has then run to its end
+ * within this one step, when no other fiber could run, so taking the permit around it and handing it back would
+ * serialise it against nothing. On any other store the call waits on I/O and runs under the permit.
  */
-export const exclusiveWrite = (
+export const exclusiveWrite = <E>(
   core: ManagerCore,
   raw: unknown,
   scope: AsOwner | undefined,
   operation: string,
-  write: SessionWrite
-): Effect.Effect<Session, ExclusiveError | InvalidTransition | VersionConflict> =>
-  core.admitted(raw, scope, (id, owner) => {
+  write: SessionWrite,
+  refused: (error: WriteError) => Effect.Effect<never, E>
+): Effect.Effect<Session, E | SessionBusy | InvalidInput | RateLimited | ShuttingDown | SessionEnded> =>
+  core.admitted(raw, scope, (id, owner, fiber) => {
     const after = (t: Transitioned) => core.afterWrite(t, write.data !== undefined)
     const scoped: SessionWrite = owner === undefined ? write : { ...write, owner }
-    const run = (fence: number | undefined) =>
-      Effect.flatMap(core.store.update(id, fence === undefined ? scoped : { ...scoped, fence }), after)
-    return Effect.flatMap(core.held(id), (lease) =>
-      lease !== undefined
-        ? run(lease.token)
-        : core.locks.withPermit(id, operation, core.config.lockTimeout, run(undefined)))
+    const lease = fiber.getFiberRef(heldLeases).get(id)
+    if (lease !== undefined) return settle(core.direct.update(id, { ...scoped, fence: lease.token }), refused, after)
+    const timeout = core.config.lockTimeout
+    if (core.locks.isHeld(id)) {
+      return core.locks.withPermit(
+        id,
+        operation,
+        timeout,
+        Effect.suspend(() => settle(core.direct.update(id, scoped), refused, after))
+      )
+    }
+    const outcome = core.direct.update(id, scoped)
+    return Either.isEither(outcome)
+      ? settle(outcome, refused, after)
+      : core.locks.withPermit(id, operation, timeout, settle(outcome, refused, after))
   })
 
 /** Takes a store lease, retrying while another holder has it, for at most `lockTimeout` (`SessionBusy` after). */

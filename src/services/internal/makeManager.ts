@@ -2,7 +2,7 @@
  * Builds a `SessionManager`: its state, the guarded store, the sweeper fiber, the shutdown finalizer, and the
  * operations that need no exclusive permit.
  */
-import { Deferred, Effect, Either, Fiber, Option, Stream } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Option, Stream } from "effect"
 import type { SessionsConfig } from "../../domain/Config.js"
 import { validateData } from "../../domain/Data.js"
 import { type InvalidInput, SessionNotFound, type StoreFailure } from "../../domain/Errors.js"
@@ -14,17 +14,19 @@ import {
   validateSessionName
 } from "../../domain/Ids.js"
 import { newSession } from "../../domain/Lifecycle.js"
-import { type EndReason, liveCount, type Session, statuses } from "../../domain/Session.js"
+import { liveCount, type Session, statuses } from "../../domain/Session.js"
 import * as Gate from "../Gate.js"
 import { SessionEventBus } from "../SessionEventBus.js"
 import type { AsOwner, ManagerOptions, SessionManagerShape } from "../SessionManager.js"
 import { type Cursor, type Inserted, SessionStore, SessionStoreSync } from "../SessionStore.js"
 import { boundedStore } from "./BoundedStore.js"
-import { exclusiveWrite, withSession } from "./exclusive.js"
+import { withSession } from "./exclusive.js"
 import { activityOf, invalid, pageLimit, policyOf } from "./input.js"
 import { ManagerCore } from "./ManagerCore.js"
 import { ManagerMetrics, metrics } from "./Metrics.js"
+import { andThen } from "./outcome.js"
 import { sweepLoop, sweepOnce } from "./sweeper.js"
+import { writes } from "./writes.js"
 
 type Op<K extends keyof SessionManagerShape> = SessionManagerShape[K] extends (...args: Array<never>) => infer R ? R
   : never
@@ -37,14 +39,15 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
     const meter = new ManagerMetrics(options.instance ?? "default")
     const clock = yield* Effect.clock
     // Chosen once: a store that answers synchronously is called through that capability, any other with deadlines.
-    const store = boundedStore(yield* SessionStore, yield* Effect.serviceOption(SessionStoreSync), {
+    const { direct, store } = boundedStore(yield* SessionStore, yield* Effect.serviceOption(SessionStoreSync), {
       config,
       meter,
       clock,
       tracing: options.tracing === true
     })
     const bus = Option.getOrUndefined(yield* Effect.serviceOption(SessionEventBus))
-    const core = new ManagerCore(config, store, clock, options.node ?? randomNode(), meter, yield* Gate.make, bus)
+    const node = options.node ?? randomNode()
+    const core = new ManagerCore(config, store, direct, clock, node, meter, yield* Gate.make, bus)
     meter.resync(yield* store.counts)
     if (bus !== undefined) {
       // The ring starts with the sequence's latest events, so a position taken on another node resumes here.
@@ -122,15 +125,15 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           now: core.now(),
           policy: policy.right
         })
-        return Effect.map(store.insert(session, config), created)
+        return andThen(direct.insert(session, config), (inserted) => Exit.succeed(created(inserted)))
       })
 
     const get = (raw: string, scope?: AsOwner): Op<"get"> =>
       core.admitted(raw, scope, (id, owner) =>
-        Effect.flatMap(store.get(id), (session) =>
+        andThen(direct.get(id), (session) =>
           Option.isSome(session) && (owner === undefined || session.value.owner === owner)
-            ? Either.right(session.value)
-            : Either.left(new SessionNotFound({ id }))))
+            ? Exit.succeed(session.value)
+            : Exit.fail(new SessionNotFound({ id }))))
 
     const list = (query: Parameters<SessionManagerShape["list"]>[0] = {}): Op<"list"> =>
       core.gated((): Op<"list"> => {
@@ -172,7 +175,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           return Effect.fail(act.left)
         }
         const recorded = input !== undefined
-        return Effect.flatMap(store.touch(id, act.right, owner), (t) =>
+        return andThen(direct.touch(id, act.right, owner), (t) =>
           core.afterActivity(t, recorded))
       })
 
@@ -190,48 +193,13 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           return session
         }))
 
-    const update = (
-      raw: string,
-      data: unknown,
-      options?: Parameters<SessionManagerShape["update"]>[2]
-    ): Op<"update"> =>
-      Effect.suspend((): Op<"update"> => {
-        const valid = validateData(data, config.maxDataBytes)
-        if (Either.isLeft(valid)) {
-          return Effect.fail(valid.left)
-        }
-        const expectedVersion = options?.expectedVersion
-        if (expectedVersion !== undefined && (!Number.isInteger(expectedVersion) || expectedVersion < 1)) {
-          return Effect.fail(invalid("expectedVersion", `got ${expectedVersion}`, "a whole number of at least 1"))
-        }
-        return exclusiveWrite(core, raw, options, "update", { data: valid.right, expectedVersion }).pipe(
-          // A data write carries no lifecycle event, so no transition can be refused.
-          Effect.catchTag("InvalidTransition", Effect.die),
-          Effect.tapErrorTag("VersionConflict", () =>
-            Effect.sync(() =>
-              core.meter.count(metrics.conflicts)
-            ))
-        )
-      })
-
-    const close = (raw: string, options?: Parameters<SessionManagerShape["close"]>[1]): Op<"close"> =>
-      Effect.suspend((): Op<"close"> => {
-        const reason = options?.reason ?? "closed"
-        if (typeof reason !== "string" || reason.length < 1 || reason.length > 256) {
-          return Effect.fail(invalid("reason", `is ${String(reason).length} characters`, "1 to 256 characters"))
-        }
-        // Every live status may close, and no version is expected: neither refusal can happen.
-        return exclusiveWrite(core, raw, options, "close", { event: "close", reason: reason as EndReason }).pipe(
-          Effect.catchTags({ InvalidTransition: Effect.die, VersionConflict: Effect.die })
-        )
-      })
-
-    const move = (raw: string, scope: AsOwner | undefined, event: "wait" | "resume"): Op<"wait"> =>
-      exclusiveWrite(core, raw, scope, event, { event }).pipe(Effect.catchTag("VersionConflict", Effect.die))
+    const { close, move, update } = writes(core)
 
     const shape: SessionManagerShape = {
-      create: (input) => traced("create", create(input)),
-      get: (id, scope) => traced("get", get(id, scope)),
+      create: (input) =>
+        traced("create", create(input)),
+      get: (id, scope) =>
+        traced("get", get(id, scope)),
       list: (query) => traced("list", list(query)),
       listWaiting: (query = {}) => traced("listWaiting", list({ ...query, status: "waiting" })),
       touch: (id, scope) => traced("touch", activity(id, undefined, scope)),
@@ -260,7 +228,10 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
             }
             return Effect.flatMap(store.remove(id, reason), (removed) =>
               // The record may not have read, so its status is not known: the gauge follows the store's counts.
-              Effect.as(Effect.map(store.counts, (counts) => core.meter.resync(counts)), removed))
+              Effect.as(
+                Effect.map(store.counts, (counts) => core.meter.resync(counts)),
+                removed
+              ))
           })
         ),
       stats: Effect.zipWith(store.counts, core.gate.inFlight, (counts, inFlight) => ({

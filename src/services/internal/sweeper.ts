@@ -7,14 +7,56 @@ import type { SweepReport } from "../SessionManager.js"
 import type { ManagerCore } from "./ManagerCore.js"
 import { metrics } from "./Metrics.js"
 
-/** Runs `batch` until it returns fewer than `size`, yielding to other fibers between batches; the sum of results. */
-const drain = <E>(size: number, batch: Effect.Effect<number, E>) => {
-  const loop = (total: number): Effect.Effect<number, E> =>
-    Effect.flatMap(
-      batch,
-      (n) => (n < size ? Effect.succeed(total + n) : Effect.zipRight(Effect.yieldNow(), loop(total + n)))
-    )
-  return loop(0)
+/**
+ * How long one batch of a sweep may hold the thread: the next batch is made smaller when one takes longer, and grows
+ * back towards `sweepBatch` while they are quick. Calls waiting behind a sweep then wait at most about this long.
+ */
+const sliceMillis = 2
+
+/**
+ * How long a sweep may run with only other fibers let in between its batches: past it, the sweep also lets the event
+ * loop run (timers, sockets) before its next batch, so a long sweep never holds I/O back for longer.
+ */
+const turnMillis = 10
+
+/** The fewest sessions a batch asks for, however slow the store: each batch must still make progress. */
+const fewest = 16
+
+/** Gives the event loop a turn (I/O callbacks included), where `Effect.yieldNow` only lets other fibers run. */
+const eventLoopTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
+/**
+ * Runs `batch(limit)` until it returns fewer than `limit`, letting other fibers run between batches (and the event
+ * loop, once the sweep has run `turnMillis` since it last did); the sum of results. `limit` starts at `size` and
+ * follows the time each batch took (`sliceMillis`), never above `size`. Time is read from `core.clock`: under
+ * `TestClock` no batch takes any time, so every batch is `size`.
+ */
+const drain = <E>(core: ManagerCore, size: number, batch: (limit: number) => Effect.Effect<number, E>) => {
+  const clock = core.clock
+  let turnedAt = clock.unsafeCurrentTimeMillis()
+  const loop = (total: number, limit: number): Effect.Effect<number, E> => {
+    const start = clock.unsafeCurrentTimeMillis()
+    return Effect.flatMap(batch(limit), (n) => {
+      if (n < limit) return Effect.succeed(total + n)
+      const end = clock.unsafeCurrentTimeMillis()
+      const took = end - start
+      const next = took > sliceMillis
+        ? Math.max(Math.min(fewest, size), Math.floor((limit * sliceMillis) / took))
+        : Math.min(size, limit * 2)
+      if (end - turnedAt < turnMillis) return Effect.zipRight(Effect.yieldNow(), loop(total + n, next))
+      return Effect.zipRight(
+        eventLoopTurn,
+        Effect.suspend(() => {
+          turnedAt = clock.unsafeCurrentTimeMillis()
+          return loop(total + n, next)
+        })
+      )
+    })
+  }
+  return Effect.suspend(() => loop(0, size))
 }
 
 /** One sweep now. Sessions holding a lease (work in flight) are never expired by it. */
@@ -23,14 +65,12 @@ export const sweepOnce = (core: ManagerCore) =>
     const { config, store } = core
     const start = core.now()
     yield* store.flush
-    const expired = yield* drain(
-      config.sweepBatch,
-      Effect.map(store.expire(config.sweepBatch), (batch) => {
-        for (const t of batch) core.announceEnding(t)
+    const expired = yield* drain(core, config.sweepBatch, (limit) =>
+      Effect.map(store.expire(limit), (batch) => {
+        core.announceEndings(batch)
         return batch.length
-      })
-    )
-    const purged = yield* drain(config.sweepBatch, store.purge(config.retention, config.sweepBatch))
+      }))
+    const purged = yield* drain(core, config.sweepBatch, (limit) => store.purge(config.retention, limit))
     core.meter.count(metrics.purged, purged)
     const rateLimitKeysForgotten = core.sessionLimits.forgetIdle(config.sweepBatch) +
       core.ownerLimits.forgetIdle(config.sweepBatch)

@@ -21,7 +21,8 @@ import {
 import type * as Store from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
 import { Recency } from "../../../internal/Recency.js"
-import { Entry, type OwnerIndex, SessionIndexes } from "./SessionIndexes.js"
+import type { Entry, OwnerIndex } from "./Entry.js"
+import { SessionIndexes } from "./SessionIndexes.js"
 
 /** The whole state of one in-memory store. Not safe across threads; every method runs to completion. */
 export class MemoryState {
@@ -65,19 +66,20 @@ export class MemoryState {
     const evict = options.capacityPolicy === "evict-lru"
     const unleased = (entry: Entry) => !Rules.leaseLive(entry.lease, now)
     const mine = needs.owner > 0 && owner !== undefined
-      ? [...owner.entries].filter((entry) => !isEnded(entry.session.status))
+      ? owner.entries().filter((entry) => !isEnded(entry.status))
       : []
     const ownerExpired = mine.filter((entry) => this.hasExpired(entry, now))
-      .sort((a, b) => a.session.expiresAt - b.session.expiresAt)
+      .sort((a, b) => a.expiresAt - b.expiresAt)
       .slice(0, needs.owner)
     const ownerRecency = evict
-      ? mine.filter(unleased).sort((a, b) => a.session.lastActiveAt - b.session.lastActiveAt)
+      ? mine.filter(unleased).sort((a, b) => a.lastActiveAt - b.lastActiveAt)
       : []
     const skipped: Array<Entry> = []
     const globalExpired = needs.global > 0
       ? this.ix.popDue(needs.global, now, (entry) => unleased(entry) || (skipped.push(entry), false))
       : []
-    for (const entry of skipped) this.ix.schedule(entry, entry.heapKey)
+    // A due entry popped from the heap had a node keyed at its `expiresAt`: it goes back as it was.
+    for (const entry of skipped) this.ix.schedule(entry, entry.expiresAt)
     const globalRecency = needs.global > 0 && evict
       ? this.leastRecent(needs.global + 2 * needs.owner + globalExpired.length + 1, now)
       : []
@@ -95,7 +97,7 @@ export class MemoryState {
     })
     // The due entries taken from the heap go back unless the plan records their expiry (which drops them).
     const expiring = Either.isRight(planned) ? new Set(planned.right.expire) : new Set<Entry>()
-    for (const entry of globalExpired) if (!expiring.has(entry)) this.ix.schedule(entry, entry.heapKey)
+    for (const entry of globalExpired) if (!expiring.has(entry)) this.ix.schedule(entry, entry.expiresAt)
     return planned
   }
 
@@ -113,7 +115,9 @@ export class MemoryState {
   > {
     const entry = this.ix.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
-    return Either.map(Rules.applyWrite(entry, write, this.now()), (t) => this.record(entry, t))
+    const outcome = Rules.applyWrite(entry, write, this.now())
+    if (Either.isRight(outcome)) this.record(entry, outcome.right)
+    return outcome
   }
 
   touch(
@@ -123,7 +127,9 @@ export class MemoryState {
   ): Either.Either<Store.Transitioned, SessionNotFound | SessionEnded> {
     const entry = this.ix.byId.get(id)
     if (entry === undefined) return Either.left(new SessionNotFound({ id }))
-    return Either.map(Rules.applyTouch(entry, activity, this.now(), owner), (t) => this.record(entry, t))
+    const outcome = Rules.applyTouch(entry, activity, this.now(), owner)
+    if (Either.isRight(outcome)) this.record(entry, outcome.right)
+    return outcome
   }
 
   list(query: Store.ListQuery): Either.Either<Store.Page, InvalidInput> {
@@ -137,7 +143,8 @@ export class MemoryState {
 
   ownerCounts(owner: OwnerId): StatusCounts {
     const counts = { active: 0, waiting: 0, closed: 0, expired: 0, evicted: 0 }
-    for (const entry of this.ix.owners.get(owner)?.entries ?? []) counts[entry.session.status]++
+    const index = this.ix.owners.get(owner)
+    for (let entry = index?.first ?? null; entry !== null; entry = entry.ownerNext) counts[entry.status]++
     return counts
   }
 
@@ -145,8 +152,14 @@ export class MemoryState {
     const now = this.now()
     const kept: Array<Entry> = []
     const due = this.ix.popDue(limit, now, (entry) => !Rules.leaseLive(entry.lease, now) || (kept.push(entry), false))
-    for (const entry of kept) this.ix.schedule(entry, entry.heapKey)
-    return due.map((entry) => Rules.endingOf(this.record(entry, Rules.expire(entry))))
+    for (const entry of kept) this.ix.schedule(entry, entry.expiresAt)
+    return due.map((entry) => {
+      // Recorded in place: a sweep of many sessions makes no new long-lived object per session.
+      const ending = Rules.expiryEnding(entry, entry.lease)
+      this.recency.remove(entry)
+      this.ix.expired(entry, ending)
+      return ending
+    })
   }
 
   purge(retention: Duration.Duration, limit: number): number {
@@ -156,7 +169,7 @@ export class MemoryState {
   remove(id: SessionId, reason: string): boolean {
     const entry = this.ix.byId.get(id)
     if (entry === undefined) return false
-    if (!isEnded(entry.session.status)) this.end(entry, "closed", reason.slice(0, 256) as EndReason, this.now())
+    if (!isEnded(entry.status)) this.end(entry, "closed", reason.slice(0, 256) as EndReason, this.now())
     this.ix.drop(entry)
     return true
   }
@@ -167,7 +180,7 @@ export class MemoryState {
     if (refusal !== undefined) return Either.left(refusal)
     const previous = this.ix.active.get(owner)
     this.ix.active.set(owner, entry!)
-    return Either.right(previous === undefined ? Option.none() : Option.some(previous.session.id))
+    return Either.right(previous === undefined ? Option.none() : Option.some(previous.id))
   }
 
   getActive(owner: OwnerId): Option.Option<Session> {
@@ -209,7 +222,7 @@ export class MemoryState {
   }
 
   private hasExpired(entry: Entry, now: number): boolean {
-    return hasExpired(entry.session, entry.lease === null ? null : entry.lease.expiresAt, now)
+    return hasExpired(entry, entry.lease === null ? null : entry.lease.expiresAt, now)
   }
 
   /**
@@ -220,21 +233,21 @@ export class MemoryState {
     const next = t.session
     if (isEnded(next.status)) {
       if (!isEnded(t.from)) this.ended(entry, next)
-      else entry.session = next
+      else entry.store(next)
       return t
     }
-    this.ix.moved(entry.session.status, next.status)
-    entry.session = next
+    this.ix.moved(entry.status, next.status)
+    const before = entry.expiresAt
+    entry.store(next)
     // The heap node keeps its (earlier) key and is re-keyed when it surfaces; only an earlier expiry needs a push.
-    if (next.expiresAt < entry.heapKey) this.ix.schedule(entry, next.expiresAt)
+    if (next.expiresAt < before) this.ix.schedule(entry, next.expiresAt)
     this.recency.use(entry)
     return t
   }
 
   /** Ends a live entry as `status` at instant `at` (eviction, an operator's removal). */
   private end(entry: Entry, status: EndedStatus, reason: EndReason, at: EpochMillis): void {
-    const current = entry.session
-    this.ended(entry, { ...current, status, endedAt: at, endReason: reason, version: current.version + 1 })
+    this.ended(entry, { ...entry.session, status, endedAt: at, endReason: reason, version: entry.version + 1 })
   }
 
   /** A live entry ended as `next`: out of every live index, into the tombstone queue. */

@@ -5,36 +5,12 @@
  */
 import type { OwnerId } from "../../../domain/Ids.js"
 import { isEnded, type Session, type SessionStatus } from "../../../domain/Session.js"
-import type { Lease, ListQuery, Page } from "../../../domain/StoreRecords.js"
+import type { Ended, Lease, ListQuery, Page } from "../../../domain/StoreRecords.js"
 import * as Rules from "../../../domain/StoreRules.js"
-import type { RecencyNode } from "../../../internal/Recency.js"
+import { Entry, OwnerIndex } from "./Entry.js"
 import { MinHeap } from "./MinHeap.js"
 
-/**
- * One stored session with its index links. It has the shape the store rules read (`Held`, `Candidate`): the rules
- * decide on the entry itself, with no copy.
- */
-export class Entry implements RecencyNode {
-  older: RecencyNode | null = null
-  newer: RecencyNode | null = null
-  linked = false
-  lease: Lease | null = null
-  removed = false
-  /** The key of this entry's current node in the expiry heap; never above `session.expiresAt` while live. */
-  heapKey: number
-  /** The tag of this entry's current node in the expiry heap: nodes with another tag are stale. */
-  heapTag = 0
-  constructor(public session: Session, readonly seq: number) {
-    this.heapKey = session.expiresAt
-  }
-}
-
-/** One owner's sessions (tombstones included) and its live sessions by name. */
-export interface OwnerIndex {
-  readonly entries: Set<Entry>
-  readonly names: Map<string, Entry>
-  live: number
-}
+export { Entry, OwnerIndex } from "./Entry.js"
 
 /** Every index of one memory store. */
 export class SessionIndexes {
@@ -53,14 +29,14 @@ export class SessionIndexes {
 
   /** Stores a new session in every index it belongs to. */
   add(session: Session): Entry {
-    const entry = new Entry(session, this.nextSeq++)
-    this.byId.set(session.id, entry)
     let owner = this.owners.get(session.owner)
     if (owner === undefined) {
-      owner = { entries: new Set(), names: new Map(), live: 0 }
+      owner = new OwnerIndex(session.owner)
       this.owners.set(session.owner, owner)
     }
-    owner.entries.add(entry)
+    const entry = new Entry(session, owner.owner, this.nextSeq++)
+    this.byId.set(session.id, entry)
+    owner.append(entry)
     this.order.push(entry)
     this.statusCounts[session.status]++
     if (isEnded(session.status)) {
@@ -81,42 +57,60 @@ export class SessionIndexes {
     this.statusCounts[to]++
   }
 
-  /** Gives the entry a new canonical node in the expiry heap; its older nodes become stale. */
+  /**
+   * Gives the entry a node in the expiry heap keyed at most its `expiresAt`. A live entry always has one: its
+   * `expiresAt` only moves later (activity), and a node that surfaces before it is re-keyed then (`popDue`).
+   */
   schedule(entry: Entry, key: number): void {
-    entry.heapKey = key
-    this.expiry.push(key, entry, ++entry.heapTag)
+    this.expiry.push(key, entry)
   }
 
   /** Sets or clears an entry's lease, and the table of leased entries. */
   setLease(entry: Entry, lease: Lease | null): void {
     entry.lease = lease
-    if (lease === null) this.leased.delete(entry.session.id)
-    else this.leased.set(entry.session.id, entry)
+    if (lease === null) this.leased.delete(entry.id)
+    else this.leased.set(entry.id, entry)
   }
 
   /** A live entry ended as `next`: its name, live counts, active pointer and lease go; it joins the tombstones. */
   ended(entry: Entry, next: Session): void {
-    const current = entry.session
-    const owner = this.owners.get(current.owner)!
-    if (current.name !== null && owner.names.get(current.name) === entry) owner.names.delete(current.name)
+    this.retire(entry, next.status)
+    entry.store(next)
+    this.tombstones.push(next.endedAt ?? 0, entry)
+  }
+
+  /**
+   * A live entry expired as `ending` (`StoreRules.expiryEnding`) says, recorded in place: `ended` with the expired
+   * session, made of the entry's own fields rather than a new copy of the session.
+   */
+  expired(entry: Entry, ending: Ended): void {
+    this.retire(entry, "expired")
+    entry.status = "expired"
+    entry.endedAt = ending.endedAt
+    entry.endReason = ending.endReason
+    entry.version++
+    this.tombstones.push(ending.endedAt, entry)
+  }
+
+  /** A live entry ending as `status`: out of the names, live counts, active pointers and leases. */
+  private retire(entry: Entry, status: SessionStatus): void {
+    const owner = this.owners.get(entry.owner)!
+    if (entry.name !== null && owner.names.get(entry.name) === entry) owner.names.delete(entry.name)
     owner.live--
     this.live--
-    this.moved(current.status, next.status)
-    if (this.active.get(current.owner) === entry) this.active.delete(current.owner)
+    this.moved(entry.status, status)
+    if (this.active.get(entry.owner) === entry) this.active.delete(entry.owner)
     if (entry.lease !== null) this.setLease(entry, null)
-    entry.session = next
-    this.tombstones.push(next.endedAt ?? 0, entry)
   }
 
   /** Deletes an entry (a tombstone, or one an operator removes) from every index. */
   drop(entry: Entry): void {
-    const session = entry.session
     entry.removed = true
-    this.byId.delete(session.id)
-    this.statusCounts[session.status]--
-    const owner = this.owners.get(session.owner)!
-    owner.entries.delete(entry)
-    if (owner.entries.size === 0) this.owners.delete(session.owner)
+    this.byId.delete(entry.id)
+    this.statusCounts[entry.status]--
+    const owner = this.owners.get(entry.owner)!
+    owner.unlink(entry)
+    if (owner.size === 0) this.owners.delete(entry.owner)
     if (++this.orderGarbage * 2 > this.order.length) {
       // Amortised O(1) per removal: the array is rebuilt once half of it is garbage.
       this.order = this.order.filter((e) => !e.removed)
@@ -138,7 +132,7 @@ export class SessionIndexes {
 
   /**
    * Pops up to `limit` live entries due at `now` that `accept` takes, earliest expiry first, re-keying entries whose
-   * expiry moved and dropping nodes of ended or stale entries. The caller schedules again what it does not end.
+   * expiry moved later and dropping nodes of ended entries. The caller schedules again what it does not end.
    */
   popDue(limit: number, now: number, accept: (entry: Entry) => boolean): Array<Entry> {
     const due: Array<Entry> = []
@@ -146,9 +140,11 @@ export class SessionIndexes {
     while (due.length < limit && heap.peekKey() <= now) {
       const key = heap.peekKey()
       const entry = heap.pop()
-      if (entry.removed || isEnded(entry.session.status) || heap.poppedTag !== entry.heapTag) continue
-      if (key < entry.session.expiresAt) {
-        this.schedule(entry, entry.session.expiresAt)
+      // Nodes of ended or removed entries are dropped as they surface, and so is one keyed after the entry's
+      // expiry: a write that brought the expiry earlier gave the entry another node, at its new expiry.
+      if (entry.removed || isEnded(entry.status) || key > entry.expiresAt) continue
+      if (key < entry.expiresAt) {
+        this.schedule(entry, entry.expiresAt)
         continue
       }
       if (accept(entry)) due.push(entry)
@@ -175,7 +171,8 @@ export class SessionIndexes {
       return true
     }
     if (query.owner !== undefined) {
-      for (const entry of this.owners.get(query.owner)?.entries ?? []) if (!visit(entry)) break
+      const owner = this.owners.get(query.owner)
+      for (let entry = owner?.first ?? null; entry !== null; entry = entry.ownerNext) if (!visit(entry)) break
     } else {
       for (let i = this.firstAfter(after); i < this.order.length; i++) if (!visit(this.order[i]!)) break
     }
