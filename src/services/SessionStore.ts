@@ -197,12 +197,22 @@ export class SessionStore extends Context.Tag("effect-sessions/SessionStore")<Se
  * retrying transient failures); without it, through `SessionStore` with a deadline on every call. A decorator of a
  * store's `SessionStore` (metrics, faults) must not pass this on undecorated, or the manager would call around it.
  */
-export type SessionStoreSyncShape = {
-  readonly [K in keyof SessionStoreShape]: SessionStoreShape[K] extends
-    (...args: infer P) => Effect.Effect<infer A, infer E, never> ? (...args: P) => Either.Either<A, E>
-    : SessionStoreShape[K] extends Effect.Effect<infer A, infer E, never> ? () => Either.Either<A, E>
-    : never
-}
+export type SessionStoreSyncShape =
+  & {
+    readonly [K in keyof SessionStoreShape]: SessionStoreShape[K] extends
+      (...args: infer P) => Effect.Effect<infer A, infer E, never> ? (...args: P) => Either.Either<A, E>
+      : SessionStoreShape[K] extends Effect.Effect<infer A, infer E, never> ? () => Either.Either<A, E>
+      : never
+  }
+  & {
+    /**
+     * The operations whose `SessionStore` form shares one transaction among the calls of concurrent fibers (group
+     * commit: each call answered once the transaction holding it has committed), where the synchronous form commits
+     * each call alone. The manager makes these calls through `SessionStore`, still with no deadline (the store
+     * bounds its own waits), and the rest through this capability.
+     */
+    readonly grouped?: ReadonlySet<keyof SessionStoreShape> | undefined
+  }
 
 /** The synchronous capability of a store (see `SessionStoreSyncShape`); absent for stores that wait on I/O. */
 export class SessionStoreSync

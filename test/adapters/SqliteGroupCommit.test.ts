@@ -6,14 +6,16 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Effect, Either, Fiber, Option, TestClock } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
 import * as Path from "node:path"
 import { maxBatch } from "../../src/adapters/sqlite/internal/GroupCommit.js"
 import { openStore } from "../../src/adapters/sqlite/internal/openStore.js"
 import { verify } from "../../src/adapters/sqlite/internal/verify.js"
 import type { JsonValue, Session } from "../../src/domain/Session.js"
+import { SessionManager, SessionStore, SessionStoreSync } from "../../src/index.js"
 import { aSession, roomy } from "../contract/fixtures.js"
 import { startChild } from "../reliability/support/child.js"
+import { config } from "../support/manager.js"
 import { tempDir } from "../support/sqlite.js"
 
 /** A store on a new file, with a second connection on the same file that sees only what was committed. */
@@ -42,6 +44,32 @@ describe("SqliteStore group commit", () => {
       expect(commits.stats.commits - before.commits).toBeLessThan(50)
       expect(batch.filter((session) => !committed(session.id))).toEqual([])
       expect((yield* store.counts).active).toBe(50)
+    }))
+
+  it.scoped("the manager's writes share transactions too, though it reads through the synchronous form", () =>
+    Effect.gen(function*() {
+      const { commits, committed, store, sync } = yield* fixture
+      const manager = yield* SessionManager.make(config({ maxSessionsPerOwner: 1000 }), { sweeper: false }).pipe(
+        Effect.provide(
+          Layer.succeedContext(Context.make(SessionStore, store).pipe(Context.add(SessionStoreSync, sync)))
+        )
+      )
+      const before = { ...commits.stats }
+      const created = yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => i),
+        (i) => manager.create({ owner: `owner-${i % 5}`, data: { i } }),
+        { concurrency: "unbounded" }
+      )
+      expect(commits.stats.writes - before.writes).toBe(50)
+      expect(commits.stats.commits - before.commits).toBeLessThan(50)
+      expect(created.filter((session) => !committed(session.id))).toEqual([])
+      // Concurrent updates of distinct sessions batch as well, each answered with its own new version.
+      const updated = yield* Effect.forEach(created, (session) => manager.update(session.id, { done: true }), {
+        concurrency: "unbounded"
+      })
+      expect(commits.stats.commits - before.commits).toBeLessThan(100)
+      expect(updated.map((session) => session.version)).toEqual(created.map((session) => session.version + 1))
+      expect((yield* manager.get(created[0]!.id)).data).toEqual({ done: true })
     }))
 
   it.scoped("a batch holds at most maxBatch writes; the rest go into the next", () =>

@@ -111,12 +111,28 @@ export const boundedStore = (
       // process, those allocations were a measurable share of each call. The synchronous outcome (an `Either`, itself
       // an effect) is returned as it is.
       const direct: Record<string, (a: unknown, b: unknown, c: unknown) => Effect.Effect<unknown, unknown>> = {}
+      type Call = (a: unknown, b: unknown, c: unknown) => Effect.Effect<unknown, unknown>
+      /** A call of an operation the store groups with others' (see `SessionStoreSyncShape.grouped`): when it runs. */
+      const groupedCall = (
+        operation: keyof SessionStoreShape,
+        labels: ReadonlyArray<MetricLabel.MetricLabel>
+      ): Call => {
+        const member = (store as unknown as Record<string, Call>)[operation]
+        return (a, b, c) =>
+          Effect.suspend(() => {
+            const start = clock.unsafeCurrentTimeNanos()
+            const attempt = member(a, b, c)
+            return Effect.catchIf(attempt, isTransient, (first) => retried(attempt, first)).pipe(
+              Effect.ensuring(Effect.sync(() => sample(labels, start)))
+            )
+          })
+      }
       const measured = (operation: keyof SessionStoreShape) => {
         const labels = labelsOf(operation)
         // Every synchronous operation is a function of at most three arguments.
         const member = (calls as unknown as Record<string, (a: unknown, b: unknown, c: unknown) => unknown>)[operation]
         let made = 0
-        const run = (a: unknown, b: unknown, c: unknown): Effect.Effect<unknown, unknown> => {
+        const run: Call = calls.grouped?.has(operation) === true ? groupedCall(operation, labels) : (a, b, c) => {
           let outcome: Effect.Effect<unknown, unknown>
           if (++made % sampleEvery === 0) {
             const start = clock.unsafeCurrentTimeNanos()
@@ -136,8 +152,10 @@ export const boundedStore = (
         direct[operation] = options.tracing ? lazy : run
         return lazy
       }
-      const store = Object.fromEntries(operations.map((name) => [name, measured(name)])) as unknown as SessionStoreShape
-      return { store, direct: direct as unknown as DirectCalls }
+      const guarded = Object.fromEntries(
+        operations.map((name) => [name, measured(name)])
+      ) as unknown as SessionStoreShape
+      return { store: guarded, direct: direct as unknown as DirectCalls }
     },
     onNone: () => {
       const bounded = storeThrough(store, <A, E>(operation: string, make: () => Effect.Effect<A, E>) => {

@@ -31,17 +31,20 @@ const eventLoopTurn = Effect.async<void>((resume) => {
 /**
  * Runs `batch(limit)` until it returns fewer than `limit`, letting other fibers run between batches (and the event
  * loop, once the sweep has run `turnMillis` since it last did); the sum of results. `limit` starts at `size` and
- * follows the time each batch took (`sliceMillis`), never above `size`. Time is read from `core.clock`: under
+ * follows the time each batch took (`sliceMillis`), never above `size`. Time is read from `core.clock`'s
+ * high-resolution reading: under
  * `TestClock` no batch takes any time, so every batch is `size`.
  */
 const drain = <E>(core: ManagerCore, size: number, batch: (limit: number) => Effect.Effect<number, E>) => {
   const clock = core.clock
-  let turnedAt = clock.unsafeCurrentTimeMillis()
+  // Elapsed time from the clock's high-resolution reading (`unsafeCurrentTimeNanos`), in milliseconds.
+  const elapsedNow = () => Number(clock.unsafeCurrentTimeNanos() / 1000n) / 1000
+  let turnedAt = elapsedNow()
   const loop = (total: number, limit: number): Effect.Effect<number, E> => {
-    const start = clock.unsafeCurrentTimeMillis()
+    const start = elapsedNow()
     return Effect.flatMap(batch(limit), (n) => {
       if (n < limit) return Effect.succeed(total + n)
-      const end = clock.unsafeCurrentTimeMillis()
+      const end = elapsedNow()
       const took = end - start
       const next = took > sliceMillis
         ? Math.max(Math.min(fewest, size), Math.floor((limit * sliceMillis) / took))
@@ -50,7 +53,7 @@ const drain = <E>(core: ManagerCore, size: number, batch: (limit: number) => Eff
       return Effect.zipRight(
         eventLoopTurn,
         Effect.suspend(() => {
-          turnedAt = clock.unsafeCurrentTimeMillis()
+          turnedAt = elapsedNow()
           return loop(total + n, next)
         })
       )

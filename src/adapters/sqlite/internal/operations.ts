@@ -72,9 +72,26 @@ export const syncOver = (state: SqliteState, commits: GroupCommit): SessionStore
     releaseLease: (lease) => commits.now("releaseLease", w.releaseLease(lease)),
     leases: () => read("leases", () => ok(Leases.leases(state))),
     remove: (id, reason) => commits.now("remove", w.remove(id, reason)),
-    flush: () => commits.alone("flush", () => ok(state.flush()))
+    flush: () => commits.alone("flush", () => ok(state.flush())),
+    grouped
   }
 }
+
+/**
+ * The writes whose `SessionStore` form joins the writes of concurrent callers in one transaction. Touch is not among
+ * them: it changes buffered activity (written behind, `touchCoalesce`), so a transaction of its own costs it nothing
+ * that sharing would save.
+ */
+const grouped: ReadonlySet<keyof SessionStoreShape> = new Set<keyof SessionStoreShape>([
+  "insert",
+  "update",
+  "expire",
+  "setActive",
+  "acquireLease",
+  "renewLease",
+  "releaseLease",
+  "remove"
+])
 
 /**
  * The `SessionStore` port: writes queued and committed in groups (each answered after its commit), reads and the
