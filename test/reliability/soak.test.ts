@@ -26,7 +26,7 @@ describe(`soak (${seconds} s)`, () => {
     try {
       const child = startChild(
         Path.join(import.meta.dirname, "children", "soak.ts"),
-        [database, String(seconds), String(random.seed), String(sampleEvery)],
+        [database, String(seconds), String(random.seed), String(sampleEvery), String(soakSessions())],
         ["--expose-gc"]
       )
       const code = await child.exited

@@ -4,7 +4,8 @@
  * configuration. Every `sampleEvery` it forces a garbage collection and prints one JSON line with the heap, the
  * manager's tables, the file's size and how late expiries came; a last line sums the run up.
  *
- * Arguments: `<database file> <seconds> <seed> <sample every ms>`.
+ * Arguments: `<database file> <seconds> <seed> <sample every ms> <sessions>`: it runs for at least `seconds` and until
+ * it has created at least `sessions` (a slower machine runs longer rather than churning less).
  */
 import { Duration, Effect, Either, Fiber, Layer, Metric, MetricLabel, Stream } from "effect"
 import * as Fs from "node:fs"
@@ -15,9 +16,10 @@ import { SqliteStore } from "../../../src/sqlite.js"
 import { fromSeed } from "../support/random.js"
 import { soakConfig } from "../support/soak.js"
 
-const [file, secondsArg, seedArg, everyArg] = process.argv.slice(2)
+const [file, secondsArg, seedArg, everyArg, sessionsArg] = process.argv.slice(2)
 const seconds = Number(secondsArg)
 const sampleEvery = Number(everyArg ?? 2000)
+const leastSessions = Number(sessionsArg ?? 0)
 const random = fromSeed(Number(seedArg))
 const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`)
 const gc = (globalThis as { gc?: () => void }).gc
@@ -27,6 +29,8 @@ const config = Either.getOrThrow(makeConfig(soakConfig))
 const workers = 16
 /** Creates per second in the paced phases: under capacity / idleTimeout, so sessions live to expire. */
 const pacedRate = 1_500
+/** The idle timeout of the flood's sessions (see the phases below). */
+const floodIdle = Duration.seconds(10)
 
 const program = Effect.gen(function*() {
   const m = yield* SessionManager.SessionManager
@@ -72,12 +76,18 @@ const program = Effect.gen(function*() {
 
   const started = Date.now()
   const until = started + seconds * 1000
-  // Phases of five seconds: a flood (capacity binds: evictions), then a paced one (sessions idle out: expiries).
+  // Phases of five seconds: a flood (capacity binds: evictions), then a paced one (sessions idle out: expiries). The
+  // flood's sessions idle out only after ten seconds, so they pile up until capacity binds on any machine that
+  // creates 1,000 a second; the paced ones idle out after the configured timeout.
   const flooding = () => Math.floor((Date.now() - started) / 5000) % 2 === 0
   const worker = (w: number) =>
     Effect.gen(function*() {
-      for (let n = 0; Date.now() < until; n++) {
-        const s = yield* m.create({ owner: `owner-${(w * 7 + n) % 100}`, data: { w, n } })
+      for (let n = 0; Date.now() < until || created < leastSessions; n++) {
+        const s = yield* m.create({
+          owner: `owner-${(w * 7 + n) % 100}`,
+          data: { w, n },
+          ...(flooding() ? { idleTimeout: floodIdle } : {})
+        })
         created++
         expiresAt.set(s.id, s.expiresAt)
         recent.push(s.id)
@@ -147,7 +157,9 @@ const program = Effect.gen(function*() {
   }
   yield* Fiber.join(load)
   // Quiet at last: the remaining sessions expire and are swept, their lag measured too.
-  yield* Effect.sleep(Duration.sum(Duration.decode(soakConfig.idleTimeout), Duration.seconds(2)))
+  yield* Effect.sleep(
+    Duration.sum(Duration.max(Duration.decode(soakConfig.idleTimeout), floodIdle), Duration.seconds(2))
+  )
   yield* sample("final")
   yield* Fiber.interrupt(watcher)
   say({ done: { created, activities, expired, evicted, missed, maxLag, seconds: (Date.now() - started) / 1000 } })
