@@ -4,15 +4,11 @@
  * `TestClock`, so the idle seconds pass instantly; in an app it runs on the real clock. The README quotes it.
  */
 import { Console, Effect, Layer } from "effect"
-import { makeConfig, MemoryStore, SessionManager } from "effect-sessions"
+import { MemoryStore, SessionManager } from "effect-sessions"
 
-// The manager over a fresh in-memory store; every setting but the idle timeout keeps its default.
-export const Sessions = Layer.unwrapEffect(
-  Effect.map(
-    makeConfig({ idleTimeout: "2s" }),
-    (config) => SessionManager.layer(config).pipe(Layer.provide(MemoryStore.layer))
-  )
-)
+// The manager over a fresh in-memory store; every setting but the idle timeout keeps its default. Plain values are
+// validated as the environment is: a bad one fails the layer with InvalidConfig naming every bad field.
+export const Sessions = SessionManager.layer({ idleTimeout: "2s" }).pipe(Layer.provide(MemoryStore.layer))
 
 export const program = Effect.gen(function*() {
   const sessions = yield* SessionManager.SessionManager

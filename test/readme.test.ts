@@ -100,6 +100,7 @@ describe("README snippets", () => {
         "events",
         "ownerStats",
         "sweep",
+        "regenerate",
         "close",
         "remove"
       ] as const

@@ -238,3 +238,6 @@ export const configReference: ReadonlyArray<ConfigReferenceRow> = settings.refer
 /** Building blocks for settings of one's own (the HTTP service's), with the same validation and env loading. */
 export * as ConfigFields from "./internal/configField.js"
 export { defineSettings, type Settings } from "./internal/settings.js"
+
+/** Checking an adapter's own options (a store's, the HTTP service's) with the same field kinds, from code or env. */
+export * as OptionChecks from "./internal/optionChecks.js"

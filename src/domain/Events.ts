@@ -47,8 +47,21 @@ export const Evicted = Schema.TaggedStruct("Evicted", { ...common, from: LiveSta
 /** A session became its owner's active one, replacing `previous` (if any). */
 export const Activated = Schema.TaggedStruct("Activated", { ...common, previous: Schema.NullOr(SessionId) })
 
+/** A session was given a new id, `id` (see `SessionManager.regenerate`); its old one, `previous`, reaches nothing now. */
+export const Regenerated = Schema.TaggedStruct("Regenerated", { ...common, previous: SessionId })
+
 /** Everything the manager publishes about sessions. */
-export const SessionEvent = Schema.Union(Created, StatusChanged, Activity, Updated, Closed, Expired, Evicted, Activated)
+export const SessionEvent = Schema.Union(
+  Created,
+  StatusChanged,
+  Activity,
+  Updated,
+  Closed,
+  Expired,
+  Evicted,
+  Activated,
+  Regenerated
+)
 export type SessionEvent = typeof SessionEvent.Type
 
 /**

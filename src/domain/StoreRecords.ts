@@ -69,6 +69,12 @@ export interface SessionWrite {
   readonly owner?: OwnerId | undefined
 }
 
+/**
+ * What guards a regenerate, as it guards a write: an owner scope (another owner's session answers as if missing) and
+ * a fencing token (the session's current, unexpired lease).
+ */
+export type RegenerateGuard = Pick<SessionWrite, "owner" | "fence">
+
 /** An opaque position in a listing, returned as `next` and given back as `after`. */
 export type Cursor = string & { readonly Cursor: unique symbol }
 

@@ -13,13 +13,23 @@ import {
   SessionEnded,
   SessionNotFound,
   StaleFencingToken,
+  StoreError,
   VersionConflict
 } from "./Errors.js"
 import { activeAt, asSeenAt, expiredSession, expiryInstant, expiryReason, hasExpired } from "./Expiry.js"
 import type { OwnerId, SessionId } from "./Ids.js"
 import { transition } from "./Lifecycle.js"
 import { type EndReason, type EpochMillis, isEnded, type LiveStatus, type Session } from "./Session.js"
-import type { ActivityRecord, Cursor, Ended, Lease, ListQuery, SessionWrite, Transitioned } from "./StoreRecords.js"
+import type {
+  ActivityRecord,
+  Cursor,
+  Ended,
+  Lease,
+  ListQuery,
+  RegenerateGuard,
+  SessionWrite,
+  Transitioned
+} from "./StoreRecords.js"
 
 /** A session's lease as a store holds it, or `null` without one (an expired lease may still be on record). */
 export interface LeaseState {
@@ -57,6 +67,12 @@ export const expire = (held: Held): Transitioned => ({
 const ended = (session: Session): SessionEnded | undefined =>
   isEnded(session.status) ? new SessionEnded({ id: session.id, status: session.status }) : undefined
 
+/** `StaleFencingToken` when a fencing token is given and is not the held session's current unexpired lease. */
+const staleFence = (held: Held, fence: number | undefined, now: number): StaleFencingToken | undefined =>
+  fence !== undefined && !(held.lease?.token === fence && leaseLive(held.lease, now))
+    ? new StaleFencingToken({ id: held.session.id, token: fence })
+    : undefined
+
 /**
  * One write applied to a held session at `now`: refused on another owner's session when scoped to an owner
  * (`SessionNotFound`, as if missing) and on a tombstone (`SessionEnded`); a session that has expired
@@ -80,9 +96,8 @@ export const applyWrite = (
   const refused = ended(current)
   if (refused !== undefined) return Either.left(refused)
   if (heldExpired(held, now)) return Either.right(expire(held))
-  if (write.fence !== undefined && !(held.lease?.token === write.fence && leaseLive(held.lease, now))) {
-    return Either.left(new StaleFencingToken({ id: current.id, token: write.fence }))
-  }
+  const stale = staleFence(held, write.fence, now)
+  if (stale !== undefined) return Either.left(stale)
   if (write.expectedVersion !== undefined && write.expectedVersion !== current.version) {
     return Either.left(
       new VersionConflict({ id: current.id, expected: write.expectedVersion, actual: current.version })
@@ -131,6 +146,57 @@ export const applyTouch = (
     }
   return Either.right({ session, from: current.status })
 }
+
+/**
+ * What a regenerate does (`applyRegenerate`): `moved`, the session goes under its new id (the store deletes the old
+ * record with its lease, stores `session`, and moves the owner's active pointer to it if it was on the old id);
+ * `expired`, the session had expired, and its expiry is recorded instead, as a write records it; `landed`, this very
+ * regenerate had already landed (a retried call), and nothing changes.
+ */
+export type Regeneration =
+  | { readonly _tag: "moved"; readonly session: Session }
+  | { readonly _tag: "expired"; readonly expired: Transitioned }
+  | { readonly _tag: "landed"; readonly session: Session }
+
+/**
+ * A regenerate of session `id` under `newId` at `now`, from what the store read in its atomic step: `held`, the
+ * session stored under `id` (`undefined` if none), and `landed`, the session stored under `newId` as seen now
+ * (`undefined` if none). With the old id gone and the new one stored (of the guard's owner, when scoped), a regenerate
+ * that had landed is answered as `landed`. Otherwise refused on a missing session or another owner's when scoped
+ * (`SessionNotFound`) and on a tombstone (`SessionEnded`); a session that has expired gets its expiry recorded
+ * instead; then the fencing token must hold the unexpired lease (`StaleFencingToken`), and `newId` must be free
+ * (`StoreError`). The session moves whole: data, owner, name, kind, status, creation, activity, expiry and `version`
+ * stay as they are (a new id is no write of the session, so a compare-and-set on its version still holds).
+ */
+export const applyRegenerate = (
+  held: Held | undefined,
+  landed: Session | undefined,
+  id: SessionId,
+  newId: SessionId,
+  guard: RegenerateGuard,
+  now: EpochMillis
+): Either.Either<Regeneration, SessionNotFound | SessionEnded | StaleFencingToken | StoreError> => {
+  if (held === undefined) {
+    return landed !== undefined && (guard.owner === undefined || landed.owner === guard.owner)
+      ? Either.right({ _tag: "landed", session: landed })
+      : Either.left(new SessionNotFound({ id }))
+  }
+  const current = held.session
+  if (guard.owner !== undefined && current.owner !== guard.owner) return Either.left(new SessionNotFound({ id }))
+  const refused = ended(current)
+  if (refused !== undefined) return Either.left(refused)
+  if (heldExpired(held, now)) return Either.right({ _tag: "expired", expired: expire(held) })
+  const stale = staleFence(held, guard.fence, now)
+  if (stale !== undefined) return Either.left(stale)
+  if (landed !== undefined || newId === id) {
+    return Either.left(new StoreError({ operation: "regenerate", reason: `session id ${newId} is already stored` }))
+  }
+  return Either.right({ _tag: "moved", session: { ...current, id: newId } })
+}
+
+/** What a regenerate returns: the session under its new id, or the expiry it recorded instead. */
+export const regenerated = (r: Regeneration): Transitioned =>
+  r._tag === "expired" ? r.expired : { session: r.session, from: r.session.status }
 
 /**
  * Why a lease on the held session cannot go to `holder` at `now`: the session has ended or expired

@@ -36,6 +36,21 @@ export class Recency<N extends RecencyNode> {
     node.linked = true
   }
 
+  /** Puts `node` in the place of `old`, which leaves the list; `node` is not linked unless `old` was. */
+  replace(old: N, node: N): void {
+    if (!old.linked) return
+    node.older = old.older
+    node.newer = old.newer
+    if (old.older === null) this.head = node
+    else old.older.newer = node
+    if (old.newer === null) this.tail = node
+    else old.newer.older = node
+    node.linked = true
+    old.older = null
+    old.newer = null
+    old.linked = false
+  }
+
   /** Takes `node` out of the list; a no-op if it is not in it. */
   remove(node: N): void {
     if (node.linked) this.unlink(node)

@@ -4,15 +4,15 @@
  * over any `SessionStore`.
  *
  * Concurrency: reads and activity (`get`, `list`, `touch`, `recordActivity`) never wait for a lock. Status and data
- * writes (`wait`, `resume`, `close`, `update`) and `withSession` hold the session's exclusive permit; a caller waits
- * at most `lockTimeout` for it (`SessionBusy`). No lock spans more than one session, and none is held across the
- * whole store. Calls made inside `withSession` on its own session reuse its permit and write with its fencing token.
+ * writes (`wait`, `resume`, `close`, `update`), `regenerate` and `withSession` hold the session's exclusive permit; a
+ * caller waits at most `lockTimeout` for it (`SessionBusy`). No lock spans more than one session, and none is held
+ * across the whole store. Calls made inside `withSession` on its own session reuse its permit and write with its fencing token.
  *
  * Time: every rule reads `Clock`, so `TestClock` drives expiry, rate limits, leases and deadlines.
  */
-import { Context, Effect, Layer, type Option, type Stream } from "effect"
-import type { DurationInput, SessionsConfig } from "../domain/Config.js"
-import { configFromEnv, defaultConfig } from "../domain/Config.js"
+import { Context, Effect, Either, Layer, type Option, type Stream } from "effect"
+import type { DurationInput, SessionsConfig, SessionsConfigInput } from "../domain/Config.js"
+import { configFromEnv, defaultConfig, makeConfig } from "../domain/Config.js"
 import type {
   CapacityExceeded,
   CorruptRecord,
@@ -147,6 +147,16 @@ export interface SessionManagerShape {
     id: string,
     options?: AsOwner & { readonly reason?: string | undefined }
   ) => Effect.Effect<Session, ExclusiveError>
+  /**
+   * Gives the session a new id and returns it under that id (the session-fixation defence: rotate the id a client
+   * holds after it logs in or gains privileges). Everything else stays: data, owner, name, kind, status, expiry,
+   * activity and `version`; the owner's active session follows it. The old id is gone at once: every later call with
+   * it fails `SessionNotFound`. Holds the session's exclusive permit like `close` (`SessionBusy` after `lockTimeout`)
+   * and publishes `Regenerated`; a session already past its `expiresAt` is expired instead (`SessionEnded{expired}`).
+   * A retried store call never makes a second id. Inside `withSession` on the same session it fails `InvalidInput`:
+   * the work's lease would be lost with the old id.
+   */
+  readonly regenerate: (id: string, scope?: AsOwner) => Effect.Effect<Session, ExclusiveError>
   /** Makes the session its owner's active one (switching atomically from the previous one) and touches it. */
   readonly activate: (owner: string, id: string) => Effect.Effect<Session, SessionCallError>
   /** The owner's active session, if it has one. */
@@ -221,11 +231,26 @@ export class SessionManager extends Context.Tag("effect-sessions/SessionManager"
 export const make = (config: SessionsConfig = defaultConfig, options: ManagerOptions = {}) =>
   makeManager(config, options)
 
-/** The manager as a layer, over the `SessionStore` it is given. */
-export const layer = (
-  config: SessionsConfig = defaultConfig,
+/**
+ * The manager as a layer, over the `SessionStore` it is given. Takes a validated `SessionsConfig` (from `makeConfig`,
+ * `configFromEnv` or `defaultConfig`), or the same plain values `makeConfig` takes (`{ idleTimeout: "15m" }`, fields
+ * left out keep their defaults), which fail the layer with `InvalidConfig` listing every bad field.
+ */
+export function layer(
+  config?: SessionsConfig,
+  options?: ManagerOptions
+): Layer.Layer<SessionManager, StoreFailure, SessionStore>
+export function layer(
+  input: SessionsConfigInput,
+  options?: ManagerOptions
+): Layer.Layer<SessionManager, InvalidConfig | StoreFailure, SessionStore>
+export function layer(
+  input: SessionsConfig | SessionsConfigInput = defaultConfig,
   options: ManagerOptions = {}
-): Layer.Layer<SessionManager, StoreFailure, SessionStore> => Layer.scoped(SessionManager, make(config, options))
+): Layer.Layer<SessionManager, InvalidConfig | StoreFailure, SessionStore> {
+  const config = input === defaultConfig ? Either.right(defaultConfig) : makeConfig(input)
+  return Layer.scoped(SessionManager, Effect.flatMap(config, (valid) => make(valid, options)))
+}
 
 /** The manager as a layer, configured from `SESSIONS_*` variables (fails `InvalidConfig` listing every bad one). */
 export const layerConfig = (

@@ -44,6 +44,7 @@ import type {
   Lease,
   ListQuery,
   Page,
+  RegenerateGuard,
   SessionWrite,
   Transitioned
 } from "../domain/StoreRecords.js"
@@ -108,6 +109,27 @@ export interface SessionStoreShape {
     activity?: ActivityRecord | undefined,
     owner?: OwnerId | undefined
   ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | CorruptRecord | StoreFailure>
+
+  /**
+   * Moves the session stored under `id` to the new id `newId`, as `StoreRules.applyRegenerate` decides it (the
+   * session-fixation defence: a client holding the old id no longer reaches the session). In one atomic step the
+   * session is stored under `newId` exactly as it was (data, owner, name, kind, status, `createdAt`, activity,
+   * `expiresAt` and `version` unchanged), the record under `id` is deleted (no tombstone: `get(id)` is then `None`,
+   * and every later call on `id` fails `SessionNotFound`), the owner's active pointer moves to `newId` if it was on
+   * `id`, and any lease on the session is gone (the new id has none). The session keeps its name, and its place in
+   * the counts and capacity; in listings it comes after the sessions stored before the call. With `guard.owner`, the
+   * session must be that owner's (`SessionNotFound` otherwise, as if missing); a missing session fails
+   * `SessionNotFound`, an ended one `SessionEnded`; a session that has expired gets its expiry recorded instead (see
+   * the module notes) and is returned so, still under `id`; `guard.fence` must be the current unexpired lease
+   * (`StaleFencingToken`); a `newId` already stored fails `StoreError`. Calling again after a regenerate to `newId`
+   * had landed (`id` gone, `newId` stored, of `guard.owner` when given) succeeds without change, so a retried call
+   * never makes a second id. Returns the session under `newId` (or the recorded expiry) with the status it had.
+   */
+  readonly regenerate: (
+    id: SessionId,
+    newId: SessionId,
+    guard?: RegenerateGuard | undefined
+  ) => Effect.Effect<Transitioned, SessionNotFound | SessionEnded | StaleFencingToken | CorruptRecord | StoreFailure>
 
   /**
    * Lists sessions matching every given filter, in a stable order (insertion order), `limit` at a time. Following
@@ -228,6 +250,7 @@ export const operations: ReadonlyArray<keyof SessionStoreShape> = [
   "get",
   "update",
   "touch",
+  "regenerate",
   "list",
   "counts",
   "ownerCounts",

@@ -8,6 +8,7 @@ import type { EndReason, Millis } from "../../src/domain/Session.js"
 import { type Cursor, type Session, SessionStore } from "../../src/index.js"
 import { aSession, owner, policy, roomy } from "./fixtures.js"
 import { invariantCases } from "./invariants.js"
+import { regenerateCases } from "./regenerate.js"
 
 type Check = Effect.Effect<void, unknown, SessionStore>
 
@@ -742,6 +743,8 @@ export const sessionStoreContract = <E>(
           expect(previous.filter(Option.isNone).length).toBe(2)
         }))
     })
+
+    regenerateCases(test)
 
     describe("leases", () => {
       test("leases exclude other holders until they expire; tokens always grow", () =>

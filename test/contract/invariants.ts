@@ -5,6 +5,7 @@
 import { expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Either, Layer, Option, TestClock } from "effect"
 import * as fc from "fast-check"
+import { makeSessionId } from "../../src/domain/Ids.js"
 import { type Cursor, isEnded, type OwnerId, type Session, SessionStore } from "../../src/index.js"
 import { aSession } from "./fixtures.js"
 
@@ -19,6 +20,7 @@ type Command =
   | { readonly op: "activate"; readonly pick: number }
   | { readonly op: "lease"; readonly pick: number; readonly ttl: number }
   | { readonly op: "release"; readonly pick: number }
+  | { readonly op: "regenerate"; readonly pick: number }
 
 const pick = fc.nat()
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -52,7 +54,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ op: fc.constant("lease" as const), pick, ttl: fc.integer({ min: 1, max: 30 * 60_000 }) })
   },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("release" as const), pick }) }
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("release" as const), pick }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("regenerate" as const), pick }) }
 )
 
 const limits = { maxSessions: 8, maxSessionsPerOwner: 3 }
@@ -143,6 +146,19 @@ const run = (commands: ReadonlyArray<Command>) =>
             return lease === undefined ? Effect.void : store.releaseLease(lease)
           })
           break
+        case "regenerate": {
+          if (ids.length === 0) {
+            break
+          }
+          const at = c.pick % ids.length
+          const newId = makeSessionId()
+          const result = yield* Effect.either(store.regenerate(ids[at]!, newId))
+          if (Either.isRight(result) && result.right.session.id === newId) {
+            leases.delete(ids[at]!)
+            ids[at] = newId
+          }
+          break
+        }
       }
     }
     yield* checkIndexes

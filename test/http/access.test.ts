@@ -43,6 +43,14 @@ const routes: ReadonlyArray<Route> = [
   { name: "wait", method: "POST", path: (id) => `/sessions/${id}/wait`, family: "sessions", ok: 200, foreign: 404 },
   { name: "resume", method: "POST", path: (id) => `/sessions/${id}/resume`, family: "sessions", ok: 409, foreign: 404 },
   {
+    name: "regenerate",
+    method: "POST",
+    path: (id) => `/sessions/${id}/regenerate`,
+    family: "sessions",
+    ok: 200,
+    foreign: 404
+  },
+  {
     name: "replaceData",
     method: "PUT",
     path: (id) => `/sessions/${id}/data`,

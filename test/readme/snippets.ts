@@ -33,6 +33,9 @@ export const examples = ({ data, id, lastSeenSeq, page, s, sessions }: Scope) =>
     events: () => Stream.take(sessions.events(lastSeenSeq), 1).pipe(Stream.runDrain),
     ownerStats: () => sessions.ownerStats("alice"),
     sweep: () => sessions.sweep,
+    // On a session of its own: the examples after it still use `id`, which a regenerate retires.
+    regenerate: () =>
+      Effect.flatMap(sessions.create({ owner: "alice" }), ({ id }) => sessions.regenerate(id, { owner: "alice" })),
     remove: () => sessions.remove(id, { reason: "unreadable record" }),
     close: () => sessions.close(id, { reason: "user left" })
   }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Scope, TestClock } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Exit, Layer, Option, Scope, TestClock } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { applicationId, schemaVersion } from "../../src/adapters/sqlite/internal/schema.js"
-import { SessionManager, SessionStore } from "../../src/index.js"
+import { parseDuration, SessionManager, SessionStore } from "../../src/index.js"
 import { SqliteStore } from "../../src/sqlite.js"
 import { aSession, roomy } from "../contract/fixtures.js"
 import { config } from "../support/manager.js"
@@ -92,7 +92,7 @@ describe("SqliteStore: opening and migrations", () => {
         ))
       )
       expect(options).toMatchObject({ filename: "/tmp/x.db", synchronous: "full" })
-      expect(Duration.toMillis(Duration.decode(options.touchCoalesce!))).toBe(250)
+      expect(Duration.toMillis(Either.getOrThrow(parseDuration(options.touchCoalesce)))).toBe(250)
     }).pipe(
       Effect.withConfigProvider(ConfigProvider.fromMap(
         new Map([

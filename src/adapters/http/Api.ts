@@ -129,6 +129,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(ExclusiveErrors)
       .addError(statuses.InvalidTransition)
   )
+  .add(HttpApiEndpoint.post("regenerate")`/sessions/${id}/regenerate`.addSuccess(Session).addError(ExclusiveErrors))
   .add(
     HttpApiEndpoint.put("replaceData")`/sessions/${id}/data`
       .setHeaders(Schema.Struct({ "if-match": Schema.optional(Schema.String) }))

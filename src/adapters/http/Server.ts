@@ -18,9 +18,12 @@
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Clock, Deferred, Duration, Effect, Layer, Runtime } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Layer, Runtime } from "effect"
 import * as Http from "node:http"
 import * as Net from "node:net"
+import { configFields, type DurationInput } from "../../domain/Config.js"
+import { OptionChecks } from "../../domain/Config.js"
+import type { InvalidConfig } from "../../domain/Errors.js"
 import * as SessionManager from "../../services/SessionManager.js"
 import { SessionsApi } from "./Api.js"
 import { type SigningKey } from "./Auth.js"
@@ -31,15 +34,41 @@ import * as Docs from "./internal/docs.js"
 import { HttpService, type HttpServiceShape } from "./internal/HttpService.js"
 import { requestGuard } from "./internal/requestGuard.js"
 import { sessionRoutes } from "./internal/sessionRoutes.js"
-import { type ServiceConfig } from "./ServiceConfig.js"
+import { makeServiceConfig, type ServiceConfig, type ServiceConfigInput } from "./ServiceConfig.js"
 
-/** What the HTTP service is built from, besides the `SessionManager` it serves. */
+/** What the HTTP service is built from, besides the `SessionManager` it serves: its validated settings. */
 export interface ServerOptions {
   readonly config: ServiceConfig
   readonly key: SigningKey
   /** How long requests in flight may take to finish once shutdown begins. */
   readonly shutdownDeadline: Duration.DurationInput
 }
+
+/** What the HTTP service is built from, written in code: the settings as `makeServiceConfig` takes them. */
+export interface ServerInput {
+  /** The settings: a validated `ServiceConfig`, or plain values (`{ port: 0 }`); fields left out take defaults. */
+  readonly config?: ServiceConfig | ServiceConfigInput | undefined
+  readonly key: SigningKey
+  /** How long requests in flight may take to finish once shutdown begins (`"10s"`, the default). */
+  readonly shutdownDeadline?: DurationInput | undefined
+}
+
+const deadline = OptionChecks.defineOptions<{ readonly shutdownDeadline: Duration.Duration }>({
+  shutdownDeadline: configFields.shutdownDeadline
+})
+
+/** The options checked together: every bad field, `config.port` or `shutdownDeadline`, in one `InvalidConfig`. */
+const checkOptions = (input: ServerInput) =>
+  Either.map(
+    OptionChecks.allChecked({
+      config: Either.mapLeft(
+        makeServiceConfig(input.config),
+        (error) => OptionChecks.relabel(error, (field) => field === "config" ? field : `config.${field}`)
+      ),
+      deadline: deadline.check({ shutdownDeadline: input.shutdownDeadline })
+    }),
+    (checked) => ({ config: checked.config, key: input.key, shutdownDeadline: checked.deadline.shutdownDeadline })
+  )
 
 /** How often a drain looks for connections it may close. */
 const drainPoll = Duration.millis(20)
@@ -107,12 +136,21 @@ const nodeServer = (config: ServiceConfig) => {
 
 /**
  * The HTTP service as a layer over a `SessionManager`: it listens on `config.host`/`config.port` while the layer is
- * in use and drains as described above when it is released. Gives the `HttpServer` (its bound address).
+ * in use and drains as described above when it is released. Gives the `HttpServer` (its bound address). Takes
+ * validated settings (`makeServiceConfig`, `serviceConfigFromEnv`), or plain values (`{ config: { port: 0 },
+ * shutdownDeadline: "5s" }`), which fail the layer with `InvalidConfig` listing every bad field before it listens.
  */
-export const layer = (
+export function layer(
   options: ServerOptions
-): Layer.Layer<HttpServer.HttpServer, ServeError, SessionManager.SessionManager> =>
-  Layer.unwrapScoped(Effect.gen(function*() {
+): Layer.Layer<HttpServer.HttpServer, ServeError, SessionManager.SessionManager>
+export function layer(
+  input: ServerInput
+): Layer.Layer<HttpServer.HttpServer, ServeError | InvalidConfig, SessionManager.SessionManager>
+export function layer(
+  input: ServerInput
+): Layer.Layer<HttpServer.HttpServer, ServeError | InvalidConfig, SessionManager.SessionManager> {
+  return Layer.unwrapScoped(Effect.gen(function*() {
+    const options = yield* checkOptions(input)
     const service = yield* HttpService.make(options)
     const server = nodeServer(options.config)
     const clock = yield* Effect.clock
@@ -148,3 +186,4 @@ export const layer = (
       Layer.provide(Layer.succeed(HttpService, service))
     )
   }))
+}

@@ -3,8 +3,15 @@
  * its files, how tokens are checked, which browser origins may call it, and its per-caller limits. Read from
  * `SESSIONS_*` variables like every other setting; invalid values are reported all at once.
  */
-import { Duration } from "effect"
-import { ConfigFields as Field, defineSettings, type Rate } from "../../domain/Config.js"
+import { Duration, type Either } from "effect"
+import {
+  ConfigFields as Field,
+  defineSettings,
+  type DurationInput,
+  type Rate,
+  type RateInput
+} from "../../domain/Config.js"
+import type { InvalidConfig } from "../../domain/Errors.js"
 
 /** A browser origin the allow-list accepts: scheme, host and optional port. */
 export const originPattern = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/
@@ -31,6 +38,19 @@ export interface ServiceConfig {
   readonly maxConnections: number
   readonly anonymousRateLimit: Rate
   readonly maxStreamsPerSubject: number
+}
+
+/**
+ * The settings as a caller writes them in code: a subset of the fields, durations as `Duration`, milliseconds or text
+ * (`"30s"`), rates as `"600/1m"` or `{ limit, window }`, numbers as numbers or digits, lists as arrays or
+ * comma-separated text. A validated `ServiceConfig` is one too.
+ */
+export type ServiceConfigInput = {
+  readonly [K in keyof ServiceConfig]?: ServiceConfig[K] extends Duration.Duration ? DurationInput
+    : ServiceConfig[K] extends Rate ? RateInput
+    : ServiceConfig[K] extends number ? number | string
+    : ServiceConfig[K] extends ReadonlyArray<string> ? ReadonlyArray<string> | string
+    : ServiceConfig[K]
 }
 
 const settings = defineSettings<ServiceConfig>({
@@ -127,8 +147,12 @@ const settings = defineSettings<ServiceConfig>({
 /** The service's settings from `SESSIONS_*` variables. */
 export const serviceConfigFromEnv = settings.fromEnv
 
-/** The service's settings from code values; fields left out take their defaults. */
-export const makeServiceConfig = settings.make
+/**
+ * The service's settings from code values; fields left out take their defaults. Fails with `InvalidConfig` listing
+ * every bad or unknown field.
+ */
+export const makeServiceConfig = (input: ServiceConfigInput = {}): Either.Either<ServiceConfig, InvalidConfig> =>
+  settings.make(input)
 
 /** Every default. */
 export const defaultServiceConfig: ServiceConfig = settings.defaults

@@ -25,6 +25,7 @@ const syncOver = (state: MemoryState): SessionStoreSyncShape => ({
   get: (id) => Either.right(state.get(id)),
   update: (id, write) => state.update(id, write),
   touch: (id, activity, owner) => state.touch(id, activity, owner),
+  regenerate: (id, newId, guard) => state.regenerate(id, newId, guard),
   list: (query) => state.list(query),
   counts: () => Either.right(state.counts()),
   ownerCounts: (owner) => Either.right(state.ownerCounts(owner)),

@@ -23,32 +23,38 @@
  * prepared-statement read through `SqlClient` cost 8x a raw prepared statement (31k vs 240k reads/s), which leaves
  * no room for a store within 0.8x of raw SQLite.
  */
-import { Config, Context, type Duration, Effect, Either, Layer, Option } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import * as Path from "node:path"
-import { configFromEnv, parseDuration } from "../../domain/Config.js"
+import { configFromEnv, type DurationInput } from "../../domain/Config.js"
+import { OptionChecks } from "../../domain/Config.js"
 import { InvalidConfig, type StoreFailure } from "../../domain/Errors.js"
 import { SessionStore, SessionStoreSync } from "../../services/SessionStore.js"
-import { openStore } from "./internal/openStore.js"
+import { openStore, storeOptions } from "./internal/openStore.js"
 
-/** How the SQLite store opens its database. */
+/**
+ * How the SQLite store opens its database. Durations are `Duration`s, milliseconds or text (`"1s"`, `"500ms"`,
+ * `"15 minutes"`); every option is checked when the store is built (see `make`).
+ */
 export interface SqliteStoreOptions {
   /** A file path (its directory is created if missing), or `":memory:"` for a private in-memory database. */
   readonly filename: string
   /** `"normal"` (default): durable across process crashes. `"full"`: also across power loss, slower writes. */
   readonly synchronous?: "normal" | "full" | undefined
   /** How long a call waits for another connection's lock before failing `StoreUnavailable`. Default 1 second. */
-  readonly busyTimeout?: Duration.DurationInput | undefined
+  readonly busyTimeout?: DurationInput | undefined
   /** Touches of one session within this span are written once. Default 1 second; zero writes every touch. */
-  readonly touchCoalesce?: Duration.DurationInput | undefined
-  /** Most sessions with activity waiting to be written before it is written at once. Default 10,000. */
+  readonly touchCoalesce?: DurationInput | undefined
+  /** Most sessions with activity waiting to be written before it is written at once: 1 to 1,000,000, default 10,000. */
   readonly maxPendingTouches?: number | undefined
 }
 
 /**
- * Opens (creating and migrating if needed) the database and builds the store's synchronous operations on it. Scoped:
- * queued writes are committed, buffered activity is written and the connection closed when the scope closes. Fails
- * `StoreError` if the file cannot be opened, belongs to another application, or was written by a newer schema version
- * (named in the message; the file is left as it is).
+ * Checks the options, opens (creating and migrating if needed) the database and builds the store's synchronous
+ * operations on it. Scoped: queued writes are committed, buffered activity is written and the connection closed when
+ * the scope closes. Fails `InvalidConfig` listing every bad option (`busyTimeout` not a duration, `synchronous`
+ * neither "normal" nor "full", ...) before anything is created on disk; `StoreError` if the file cannot be opened,
+ * belongs to another application, or was written by a newer schema version (named in the message; the file is left
+ * as it is).
  */
 export const makeSync = (options: SqliteStoreOptions) => Effect.map(openStore(options), ({ sync }) => sync)
 
@@ -62,7 +68,9 @@ export const make = (options: SqliteStoreOptions) => Effect.map(openStore(option
  * The SQLite store as a layer, with its synchronous capability (`SessionStoreSync`: better-sqlite3 answers on the
  * calling thread and bounds its waits by `busyTimeout`).
  */
-export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore | SessionStoreSync, StoreFailure> =>
+export const layer = (
+  options: SqliteStoreOptions
+): Layer.Layer<SessionStore | SessionStoreSync, StoreFailure | InvalidConfig> =>
   Layer.scopedContext(
     Effect.map(
       openStore(options),
@@ -70,49 +78,20 @@ export const layer = (options: SqliteStoreOptions): Layer.Layer<SessionStore | S
     )
   )
 
-const optionalString = (name: string) => Config.option(Config.string(name))
-
 /**
  * The options read from the environment: `SESSIONS_SQLITE_FILE` (default `sessions.db` in `dataDir`),
  * `SESSIONS_SQLITE_SYNCHRONOUS` (`normal` or `full`), `SESSIONS_SQLITE_BUSY_TIMEOUT` (a duration), and
- * `SESSIONS_TOUCH_COALESCE` from the main configuration. Fails `InvalidConfig` naming every bad variable.
+ * `SESSIONS_TOUCH_COALESCE` from the main configuration, checked as `make` checks options given in code. Fails
+ * `InvalidConfig` naming every bad variable.
  */
 export const optionsFromEnvIn = (dataDir: string): Effect.Effect<SqliteStoreOptions, InvalidConfig> =>
   Effect.gen(function*() {
     const config = yield* Effect.either(configFromEnv)
-    const raw = yield* Config.all({
-      file: optionalString("SESSIONS_SQLITE_FILE"),
-      synchronous: optionalString("SESSIONS_SQLITE_SYNCHRONOUS"),
-      busyTimeout: optionalString("SESSIONS_SQLITE_BUSY_TIMEOUT")
-    }).pipe(
-      Effect.mapError((error) => new InvalidConfig({ issues: [{ field: "environment", reason: String(error) }] }))
-    )
-    const issues: Array<{ field: string; reason: string }> = Either.isLeft(config) ? [...config.left.issues] : []
-    const synchronous = Option.getOrElse(raw.synchronous, () => "normal")
-    if (synchronous !== "normal" && synchronous !== "full") {
-      issues.push({
-        field: "SESSIONS_SQLITE_SYNCHRONOUS",
-        reason: `expected normal or full, got ${JSON.stringify(synchronous)}`
-      })
-    }
-    const busyTimeout = Option.map(raw.busyTimeout, parseDuration)
-    if (Option.isSome(busyTimeout) && Either.isLeft(busyTimeout.value)) {
-      issues.push({
-        field: "SESSIONS_SQLITE_BUSY_TIMEOUT",
-        reason: `expected a duration like 1s or 500ms; ${busyTimeout.value.left}`
-      })
-    }
-    const file = Option.getOrElse(raw.file, () => Path.join(dataDir, "sessions.db"))
-    if (file.trim() === "") issues.push({ field: "SESSIONS_SQLITE_FILE", reason: "is empty" })
-    if (issues.length > 0) return yield* Effect.fail(new InvalidConfig({ issues }))
-    return {
-      filename: file,
-      synchronous: synchronous as "normal" | "full",
-      busyTimeout: Option.isSome(busyTimeout) && Either.isRight(busyTimeout.value)
-        ? busyTimeout.value.right
-        : undefined,
-      touchCoalesce: Either.isRight(config) ? config.right.touchCoalesce : undefined
-    }
+    const sqlite = yield* Effect.either(storeOptions.fromEnv({
+      filename: Path.join(dataDir, "sessions.db"),
+      touchCoalesce: Either.getOrUndefined(config)?.touchCoalesce
+    }))
+    return yield* Either.map(OptionChecks.allChecked({ config, sqlite }), (checked) => checked.sqlite)
   })
 
 /** The options read from the environment (see `optionsFromEnvIn`), the default file being `.data/sessions.db`. */
@@ -122,26 +101,23 @@ export const optionsFromEnv: Effect.Effect<SqliteStoreOptions, InvalidConfig> = 
 export const layerConfig: Layer.Layer<SessionStore | SessionStoreSync, StoreFailure | InvalidConfig> = Layer
   .unwrapEffect(Effect.map(optionsFromEnv, layer))
 
+const row = (field: "synchronous" | "busyTimeout") => ({
+  field,
+  env: storeOptions.env[field]!,
+  default: storeOptions.fields[field].defaultText,
+  doc: storeOptions.fields[field].doc
+})
+
 /** The SQLite store's settings, as rows of the config reference. */
 export const reference: ReadonlyArray<
   { readonly field: string; readonly env: string; readonly default: string; readonly doc: string }
 > = [
   {
     field: "filename",
-    env: "SESSIONS_SQLITE_FILE",
+    env: storeOptions.env.filename!,
     default: "sessions.db in SESSIONS_DATA_DIR",
-    doc: "The database file (created with its directory if missing)."
+    doc: storeOptions.fields.filename.doc
   },
-  {
-    field: "synchronous",
-    env: "SESSIONS_SQLITE_SYNCHRONOUS",
-    default: "normal",
-    doc: "`normal`: acknowledged writes survive a process crash. `full`: also a power loss, slower writes."
-  },
-  {
-    field: "busyTimeout",
-    env: "SESSIONS_SQLITE_BUSY_TIMEOUT",
-    default: "1s",
-    doc: "How long a write waits for another process's lock before `StoreUnavailable` (retried)."
-  }
+  row("synchronous"),
+  row("busyTimeout")
 ]

@@ -193,7 +193,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
           return session
         }))
 
-    const { close, move, update } = writes(core)
+    const { close, move, regenerate, update } = writes(core)
 
     const shape: SessionManagerShape = {
       create: (input) =>
@@ -208,6 +208,7 @@ export const makeManager = (config: SessionsConfig, options: ManagerOptions) =>
       resume: (id, scope) => traced("resume", move(id, scope, "resume")),
       update: (id, data, options) => traced("update", update(id, data, options)),
       close: (id, options) => traced("close", close(id, options)),
+      regenerate: (id, scope) => traced("regenerate", regenerate(id, scope)),
       activate: (owner, id) => traced("activate", activate(owner, id)),
       active: (rawOwner) =>
         traced(

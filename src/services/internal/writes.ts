@@ -1,14 +1,16 @@
 /**
  * The manager's status and data writes (`update`, `close`, `wait`, `resume`): their input checked, then each made
- * under the session's exclusive permit (`exclusiveWrite`), its refusals that cannot happen turned into defects.
+ * under the session's exclusive permit (`exclusiveWrite`), its refusals that cannot happen turned into defects. And
+ * `regenerate`, the id's rotation, under the same permit.
  */
 import { Effect, Either, Exit } from "effect"
 import { validateData } from "../../domain/Data.js"
+import { generateSessionId } from "../../domain/Ids.js"
 import type { EndReason } from "../../domain/Session.js"
 import type { AsOwner, SessionManagerShape } from "../SessionManager.js"
 import { exclusiveWrite } from "./exclusive.js"
 import { invalid } from "./input.js"
-import type { ManagerCore } from "./ManagerCore.js"
+import { heldLeases, type ManagerCore } from "./ManagerCore.js"
 import { metrics } from "./Metrics.js"
 
 type Op<K extends keyof SessionManagerShape> = SessionManagerShape[K] extends (...args: Array<never>) => infer R ? R
@@ -71,5 +73,38 @@ export const writes = (core: ManagerCore) => {
       (error) => error._tag === "VersionConflict" ? Exit.die(error) : Exit.fail(error)
     )
 
-  return { close, move, update }
+  const regenerate = (raw: string, scope: AsOwner | undefined): Op<"regenerate"> =>
+    core.admitted(raw, scope, (id, owner, fiber): Op<"regenerate"> => {
+      if (fiber.getFiberRef(heldLeases).has(id)) {
+        return Effect.fail(
+          invalid(
+            "id",
+            "is the session this withSession holds: a new id would orphan its lease",
+            "regenerate called after the withSession ends, or on another session"
+          )
+        )
+      }
+      // The new id is drawn once per call: a retry of the store call (after it landed) finds it there, not another.
+      return core.locks.withPermit(
+        id,
+        "regenerate",
+        config.lockTimeout,
+        Effect.flatMap(
+          generateSessionId,
+          (newId) =>
+            Effect.flatMap(
+              core.store.regenerate(id, newId, { owner }),
+              (t) =>
+                Effect.map(core.afterWrite(t, false), (session) => {
+                  if (session.id === newId) {
+                    core.publish({ _tag: "Regenerated", at: core.now(), id: newId, owner: session.owner, previous: id })
+                  }
+                  return session
+                })
+            )
+        )
+      )
+    })
+
+  return { close, move, regenerate, update }
 }

@@ -3,14 +3,14 @@
  * operator's jobs on it (backup, restore, verify, schema status). The CLI and `serve` work on whichever one the
  * settings chose without knowing which.
  */
-import { Duration, Effect, Layer, Option, Redacted } from "effect"
+import { Effect, Either, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as PostgresBackup from "../../adapters/postgres/Backup.js"
 import * as PostgresStore from "../../adapters/postgres/PostgresStore.js"
 import * as SqliteBackup from "../../adapters/sqlite/Backup.js"
 import * as SqliteStore from "../../adapters/sqlite/SqliteStore.js"
 import type { BackupRejected, Progress, RestoreReport, SchemaStatus, VerifyReport } from "../../domain/BackupReports.js"
-import { formatDuration } from "../../domain/Config.js"
+import { type DurationInput, formatDuration, parseDuration } from "../../domain/Config.js"
 import type { InvalidConfig, InvalidInput, StoreFailure } from "../../domain/Errors.js"
 import type { BackupReport, SessionBackup } from "../../services/SessionBackup.js"
 import type { SessionStore } from "../../services/SessionStore.js"
@@ -58,6 +58,12 @@ const checked = <A, E>(effect: Effect.Effect<A, E | InvalidConfig>): Effect.Effe
     (error) => Effect.die(error)
   ) as Effect.Effect<A, Exclude<E, InvalidConfig>>
 
+/** A duration option as the settings show it (options read from the environment are checked, so they parse). */
+const shownDuration = (input: DurationInput | undefined, fallback: string) =>
+  input === undefined
+    ? fallback
+    : Either.match(parseDuration(input), { onLeft: () => String(input), onRight: formatDuration })
+
 const sqlite = (options: SqliteStore.SqliteStoreOptions): Store => {
   const database = options.filename
   return {
@@ -76,7 +82,7 @@ const sqlite = (options: SqliteStore.SqliteStoreOptions): Store => {
     settings: [
       ["SESSIONS_SQLITE_FILE", database],
       ["SESSIONS_SQLITE_SYNCHRONOUS", options.synchronous ?? "normal"],
-      ["SESSIONS_SQLITE_BUSY_TIMEOUT", formatDuration(Duration.decode(options.busyTimeout ?? "1 second"))]
+      ["SESSIONS_SQLITE_BUSY_TIMEOUT", shownDuration(options.busyTimeout, "1s")]
     ]
   }
 }
@@ -84,8 +90,6 @@ const sqlite = (options: SqliteStore.SqliteStoreOptions): Store => {
 const postgres = (options: PostgresStore.PostgresStoreOptions): Store => {
   const url = PostgresBackup.redactUrl(Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url)
   const schema = options.schema ?? "effect_sessions"
-  const duration = (input: Duration.DurationInput | undefined, fallback: string) =>
-    input === undefined ? fallback : formatDuration(Duration.decode(input))
   return {
     kind: "postgres",
     location: `${url} schema ${schema}`,
@@ -110,8 +114,8 @@ const postgres = (options: PostgresStore.PostgresStoreOptions): Store => {
       ["SESSIONS_PG_URL", url],
       ["SESSIONS_PG_SCHEMA", schema],
       ["SESSIONS_PG_MAX_CONNECTIONS", String(options.maxConnections ?? 10)],
-      ["SESSIONS_PG_STATEMENT_TIMEOUT", duration(options.statementTimeout, "5s")],
-      ["SESSIONS_PG_LOCK_TIMEOUT", duration(options.lockTimeout, "2s")]
+      ["SESSIONS_PG_STATEMENT_TIMEOUT", shownDuration(options.statementTimeout, "5s")],
+      ["SESSIONS_PG_LOCK_TIMEOUT", shownDuration(options.lockTimeout, "2s")]
     ]
   }
 }

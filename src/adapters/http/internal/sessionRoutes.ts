@@ -153,6 +153,14 @@ export const sessionRoutes = HttpApiBuilder.group(SessionsApi, "sessions", (hand
           manager.resume(path.id, { owner: subject })).pipe(Effect.map((session) =>
             sessionResponse(session)
           )))
+      .handle("regenerate", ({ path, request }) =>
+        Effect.flatMap(owner, (subject) =>
+          manager.regenerate(path.id, { owner: subject })).pipe(Effect.map((session) =>
+            // The session's new address: the old one answers 404 from now on.
+            sessionResponse(session, 200, {
+              location: request.url.split("?")[0]!.replace(/\/[^/]*\/regenerate$/, `/${session.id}`)
+            })
+          )))
       .handle("replaceData", ({ headers, path, payload }) =>
         Effect.gen(function*() {
           const version = yield* expectedVersion(headers["if-match"])

@@ -132,6 +132,23 @@ export class MemoryState {
     return outcome
   }
 
+  regenerate(
+    id: SessionId,
+    newId: SessionId,
+    guard: Store.RegenerateGuard = {}
+  ): Either.Either<Store.Transitioned, SessionNotFound | SessionEnded | StaleFencingToken | StoreError> {
+    const entry = this.ix.byId.get(id)
+    const landed = this.ix.byId.get(newId)
+    const now = this.now()
+    const outcome = Rules.applyRegenerate(entry, landed && Rules.seenAt(landed, now), id, newId, guard, now)
+    if (Either.isLeft(outcome)) return Either.left(outcome.left)
+    const r = outcome.right
+    if (r._tag === "expired") this.record(entry!, r.expired)
+    // The new entry takes the old one's place in recency: its last activity is the old one's.
+    if (r._tag === "moved") this.recency.replace(entry!, this.ix.moveTo(entry!, r.session))
+    return Either.right(Rules.regenerated(r))
+  }
+
   list(query: Store.ListQuery): Either.Either<Store.Page, InvalidInput> {
     const after = query.after === undefined ? Either.right(0) : Rules.positionOf(query.after)
     return Either.map(after, (after) => this.ix.page(query, after, this.now()))

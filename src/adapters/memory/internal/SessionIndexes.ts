@@ -103,6 +103,20 @@ export class SessionIndexes {
     if (entry.lease !== null) this.setLease(entry, null)
   }
 
+  /**
+   * Moves a live entry's session to a new entry under another id (`StoreRules.applyRegenerate`): the old entry leaves
+   * every index with its lease, the new one joins them with the same status, name and expiry, and takes the owner's
+   * active pointer if the old one had it. Returns the new entry.
+   */
+  moveTo(entry: Entry, session: Session): Entry {
+    const active = this.active.get(entry.owner) === entry
+    this.retire(entry, entry.status)
+    this.drop(entry)
+    const moved = this.add(session)
+    if (active) this.active.set(moved.owner, moved)
+    return moved
+  }
+
   /** Deletes an entry (a tombstone, or one an operator removes) from every index. */
   drop(entry: Entry): void {
     entry.removed = true

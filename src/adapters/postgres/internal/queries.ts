@@ -89,7 +89,8 @@ export const sql = {
   leases: "SELECT session_id, holder, token, expires_at FROM leases ORDER BY session_id",
   wholeRow: "SELECT row_to_json(s)::text AS row, s.seq, s.status, s.owner FROM sessions s WHERE id = $1 FOR UPDATE",
   quarantine: "INSERT INTO quarantine (id, row, reason, quarantined_at) VALUES ($1, $2, $3, $4)",
-  deleteRow: "DELETE FROM sessions WHERE seq = $1"
+  deleteRow: "DELETE FROM sessions WHERE seq = $1",
+  deleteById: "DELETE FROM sessions WHERE id = $1"
 } as const
 
 /** The filters of a listing that select a statement: owner, status and kind, each present or not. */

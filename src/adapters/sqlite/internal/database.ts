@@ -11,7 +11,7 @@ import { applicationId, migrate, schemaVersion } from "./schema.js"
 export interface OpenOptions {
   readonly filename: string
   readonly synchronous?: "normal" | "full" | undefined
-  readonly busyTimeout?: Duration.DurationInput | undefined
+  readonly busyTimeout?: Duration.Duration | undefined
 }
 
 const inMemory = (filename: string) => filename === ":memory:" || filename.startsWith("file:")
@@ -47,7 +47,7 @@ export const openDatabase = (options: OpenOptions): Effect.Effect<Database.Datab
       }
       const db = new Database(options.filename)
       try {
-        db.pragma(`busy_timeout = ${Duration.toMillis(Duration.decode(options.busyTimeout ?? Duration.seconds(1)))}`)
+        db.pragma(`busy_timeout = ${Duration.toMillis(options.busyTimeout ?? Duration.seconds(1))}`)
         // Before the WAL switch: that writes the file's first page, after which the vacuum mode is fixed.
         incrementalVacuum(db)
         if (!inMemory(options.filename)) {

@@ -1,27 +1,69 @@
-/** Opening the SQLite store: the connection, its state, the writer queue and the writers that run in the background. */
+/** Opening the SQLite store: its options checked, the connection, its state, the writer queue and the writers. */
 import type Database from "better-sqlite3"
 import { Cause, Duration, Effect, Either, Queue } from "effect"
+import { ConfigFields as Field, configFields } from "../../../domain/Config.js"
+import { OptionChecks } from "../../../domain/Config.js"
 import { epochMillisOf } from "../../../domain/Session.js"
-import { openDatabase, type OpenOptions } from "./database.js"
+import type { SqliteStoreOptions } from "../SqliteStore.js"
+import { openDatabase } from "./database.js"
 import { GroupCommit } from "./GroupCommit.js"
 import { storeOver, syncOver } from "./operations.js"
 import { SqliteState } from "./SqliteState.js"
 
-/** How the store opens its database and buffers touches (`SqliteStoreOptions`). */
-export interface StoreOptions extends OpenOptions {
-  readonly touchCoalesce?: Duration.DurationInput | undefined
-  readonly maxPendingTouches?: number | undefined
+/** The SQLite store's options once checked, every default filled in. */
+export interface SqliteStoreConfig {
+  readonly filename: string
+  readonly synchronous: "normal" | "full"
+  readonly busyTimeout: Duration.Duration
+  readonly touchCoalesce: Duration.Duration
+  readonly maxPendingTouches: number
 }
 
+/** The checks of `SqliteStoreOptions`, from code or from `SESSIONS_SQLITE_*` (the touch span: the main config's). */
+export const storeOptions = OptionChecks.defineOptions<SqliteStoreConfig>({
+  filename: OptionChecks.checkedText({
+    default: "",
+    expected: "a file path or :memory:",
+    valid: (text) => text.trim() !== "" && !text.includes("\0"),
+    doc: "The database file (created with its directory if missing)."
+  }),
+  synchronous: Field.oneOf({
+    literals: ["normal", "full"],
+    default: "normal",
+    doc: "`normal`: acknowledged writes survive a process crash. `full`: also a power loss, slower writes."
+  }),
+  busyTimeout: Field.duration({
+    default: Duration.seconds(1),
+    min: Duration.zero,
+    doc: "How long a write waits for another process's lock before `StoreUnavailable` (retried)."
+  }),
+  touchCoalesce: configFields.touchCoalesce,
+  maxPendingTouches: Field.integer({
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
+    doc: "Most sessions with activity waiting to be written before it is written at once."
+  })
+}, {
+  required: ["filename"],
+  env: {
+    filename: "SESSIONS_SQLITE_FILE",
+    synchronous: "SESSIONS_SQLITE_SYNCHRONOUS",
+    busyTimeout: "SESSIONS_SQLITE_BUSY_TIMEOUT"
+  }
+})
+
 /**
- * Opens (creating and migrating if needed) the database and builds both forms of the store on it, with the writer
- * queue behind them (`commits`, whose `stats` say how writes were grouped). Scoped: queued writes are committed,
- * buffered activity is written and the connection closed when the scope closes.
+ * Checks the options, then opens (creating and migrating if needed) the database and builds both forms of the store
+ * on it, with the writer queue behind them (`commits`, whose `stats` say how writes were grouped). Fails
+ * `InvalidConfig` listing every bad option before anything is created. Scoped: queued writes are committed, buffered
+ * activity is written and the connection closed when the scope closes.
  */
-export const openStore = (options: StoreOptions) =>
+export const openStore = (input: SqliteStoreOptions) =>
   Effect.gen(function*() {
+    const options = yield* storeOptions.check(input)
     const clock = yield* Effect.clock
-    const coalesce = Duration.decode(options.touchCoalesce ?? Duration.seconds(1))
+    const coalesce = options.touchCoalesce
     const db: Database.Database = yield* Effect.acquireRelease(openDatabase(options), (db) =>
       Effect.sync(() => {
         // Writes still queued are committed and answered, then the buffered activity is written.
@@ -40,7 +82,7 @@ export const openStore = (options: StoreOptions) =>
     const state: SqliteState = new SqliteState(
       db,
       () => epochMillisOf(clock),
-      options.maxPendingTouches ?? 10_000,
+      options.maxPendingTouches,
       Duration.toMillis(coalesce) > 0,
       () => Queue.unsafeOffer(wakeups, undefined)
     )

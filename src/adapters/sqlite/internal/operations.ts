@@ -10,6 +10,7 @@ import { storeFailure } from "./errors.js"
 import type { GroupCommit } from "./GroupCommit.js"
 import * as Leases from "./leases.js"
 import * as Listing from "./listing.js"
+import { regenerate } from "./regenerate.js"
 import type { SqliteState } from "./SqliteState.js"
 import * as Upkeep from "./upkeep.js"
 
@@ -30,6 +31,8 @@ const writesOver = (state: SqliteState) => ({
   update: (...[id, write]: Parameters<SessionStoreSyncShape["update"]>) => () => state.update(id, write),
   touch: (...[id, activity, owner]: Parameters<SessionStoreSyncShape["touch"]>) => () =>
     state.touch(id, activity, owner),
+  regenerate: (...[id, newId, guard]: Parameters<SessionStoreSyncShape["regenerate"]>) => () =>
+    regenerate(state, id, newId, guard),
   expire: (limit: number) => () => ok(Upkeep.expire(state, limit)),
   setActive: (...[owner, id]: Parameters<SessionStoreSyncShape["setActive"]>) => () =>
     Leases.setActive(state, owner, id),
@@ -60,6 +63,7 @@ export const syncOver = (state: SqliteState, commits: GroupCommit): SessionStore
     },
     update: (id, write) => commits.now("update", w.update(id, write)),
     touch: (id, activity, owner) => commits.now("touch", w.touch(id, activity, owner)),
+    regenerate: (id, newId, guard) => commits.now("regenerate", w.regenerate(id, newId, guard)),
     list: (query) => read("list", () => Listing.list(state, query)),
     counts: () => read("counts", () => ok(Listing.counts(state))),
     ownerCounts: (owner) => read("ownerCounts", () => ok(Listing.ownerCounts(state, owner))),
@@ -85,6 +89,7 @@ export const syncOver = (state: SqliteState, commits: GroupCommit): SessionStore
 const grouped: ReadonlySet<keyof SessionStoreShape> = new Set<keyof SessionStoreShape>([
   "insert",
   "update",
+  "regenerate",
   "expire",
   "setActive",
   "acquireLease",
@@ -104,6 +109,7 @@ export const storeOver = (state: SqliteState, commits: GroupCommit, sync: Sessio
     get: (id) => Effect.suspend(() => sync.get(id)),
     update: (id, write) => commits.submit("update", w.update(id, write)),
     touch: (id, activity, owner) => commits.submit("touch", w.touch(id, activity, owner)),
+    regenerate: (id, newId, guard) => commits.submit("regenerate", w.regenerate(id, newId, guard)),
     list: (query) => Effect.suspend(() => sync.list(query)),
     counts: Effect.suspend(() => sync.counts()),
     ownerCounts: (owner) => Effect.suspend(() => sync.ownerCounts(owner)),

@@ -65,7 +65,8 @@ export const sql = {
   leases: "SELECT session_id, holder, token, expires_at FROM leases ORDER BY session_id",
   wholeRow: "SELECT * FROM sessions WHERE id = ?",
   quarantine: "INSERT INTO quarantine (id, row, reason, quarantined_at) VALUES (?, ?, ?, ?)",
-  deleteRow: "DELETE FROM sessions WHERE seq = ?"
+  deleteRow: "DELETE FROM sessions WHERE seq = ?",
+  deleteById: "DELETE FROM sessions WHERE id = ?"
 } as const
 
 /** The filters of a listing that select a statement: owner, status and kind, each present or not. */
