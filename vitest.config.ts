@@ -8,6 +8,7 @@ export default defineConfig({
       { find: /^effect-sessions\/postgres$/, replacement: Path.join(import.meta.dirname, "src/postgres.ts") },
       { find: /^effect-sessions\/sqlite$/, replacement: Path.join(import.meta.dirname, "src/sqlite.ts") },
       { find: /^effect-sessions\/http$/, replacement: Path.join(import.meta.dirname, "src/http.ts") },
+      { find: /^effect-sessions\/middleware$/, replacement: Path.join(import.meta.dirname, "src/middleware.ts") },
       { find: /^effect-sessions\/cli$/, replacement: Path.join(import.meta.dirname, "src/cli.ts") },
       { find: /^effect-sessions$/, replacement: Path.join(import.meta.dirname, "src/index.ts") }
     ]

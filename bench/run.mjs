@@ -26,6 +26,7 @@ const sqliteSubjects = [
 ]
 const httpSubjects = [
   "effect-sessions",
+  "effect-sessions-middleware",
   "express-session-memory",
   "express-session-sqlite",
   "httpapi-floor",

@@ -63,6 +63,12 @@ describe("package layout", () => {
     for (const file of files) expect(file.startsWith(Path.join(src, "adapters", "sqlite"))).toBe(false)
   })
 
+  it("the middleware entry point adds only @effect/platform to effect: no database driver, no Node server", () => {
+    const { files, packages } = importGraph(Path.join(src, "middleware.ts"))
+    expect([...packages].sort()).toEqual(["@effect/platform", "effect"])
+    for (const file of files) expect(file.startsWith(Path.join(src, "adapters", "sqlite"))).toBe(false)
+  })
+
   it("no adapter imports another adapter, or anyone's internal modules but its own", () => {
     const adapters = Path.join(src, "adapters")
     for (const entry of Fs.readdirSync(adapters, { recursive: true })) {
@@ -95,7 +101,7 @@ describe("package layout", () => {
     }
     // Every package the sources import is declared, as a dependency or a peer.
     const declared = new Set([...Object.keys(pkg.dependencies), ...peers])
-    for (const entry of ["index.ts", "sqlite.ts", "postgres.ts", "http.ts", "cli.ts", "bin.ts"]) {
+    for (const entry of ["index.ts", "sqlite.ts", "postgres.ts", "http.ts", "middleware.ts", "cli.ts", "bin.ts"]) {
       for (const used of importGraph(Path.join(src, entry)).packages) {
         if (!used.startsWith("node:")) expect(declared.has(used), used).toBe(true)
       }
@@ -108,6 +114,7 @@ describe("package layout", () => {
     expect(pkg.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" })
     expect(pkg.exports["./sqlite"]).toEqual({ types: "./dist/sqlite.d.ts", import: "./dist/sqlite.js" })
     expect(pkg.exports["./postgres"]).toEqual({ types: "./dist/postgres.d.ts", import: "./dist/postgres.js" })
+    expect(pkg.exports["./middleware"]).toEqual({ types: "./dist/middleware.d.ts", import: "./dist/middleware.js" })
     expect(pkg.engines.node).toBe(">=20")
   })
 })

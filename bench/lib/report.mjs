@@ -347,6 +347,7 @@ export const httpSection = (run) => {
       ])
     ),
     "",
+    ...middlewareTable(run, reqs, cell),
     "#### How the HTTP figures were made",
     "",
     `Load generator: autocannon ${autocannonVersion()}, in the benchmark's process; each server a child process ` +
@@ -366,7 +367,33 @@ export const httpSection = (run) => {
     "pre-filled; create adds one, get reads one, touch writes a new expiry): the **HttpApi floor** is a bare " +
     "`@effect/platform` HttpApi (`HttpApiBuilder`, path and body schemas, no middleware) on `@effect/platform-node`'s " +
     "NodeHttpServer, the same versions as the service (the floor of the stack it is built on); the **node:http " +
-    "floor** is a bare `node:http` handler (the floor of Node).",
+    "floor** is a bare `node:http` handler (the floor of Node). **effect-sessions-middleware** is the session " +
+    "middleware (`effect-sessions/middleware`) in an HttpApi app of its own (`bench/workloads/middleware-app.mjs`) " +
+    "on the SQLite store, no auth: the session named by its cookie, as express-session's; its get and touch are " +
+    "both the middleware's read, which touches the session.",
+    ""
+  ]
+}
+
+/** The session middleware against express-session, route by route, when the run has it. */
+const middlewareTable = (run, reqs, cell) => {
+  const subject = "effect-sessions-middleware"
+  if (httpRoutes.every((route) => reqs(subject, route) === undefined)) return []
+  const against = [["express-session-sqlite", "express-session SQLite"], ["httpapi-floor", "HttpApi floor"]]
+  return [
+    "#### HTTP: the session middleware in an app's own HttpApi, against express-session",
+    "",
+    table(
+      ["route", "middleware", ...against.map(([, label]) => `middleware / ${label}`)],
+      httpRoutes.map((route) => [
+        route,
+        cell(subject, route),
+        ...against.map(([peer]) => {
+          const r = ratio(reqs(subject, route), reqs(peer, route))
+          return r === undefined ? "n/a" : `${format(r)}x`
+        })
+      ])
+    ),
     ""
   ]
 }

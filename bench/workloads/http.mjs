@@ -6,7 +6,11 @@
  * (`bench/peers/node-floor.mjs`, the floor of Node).
  *
  *   node bench/workloads/http.mjs <subject> '{"duration":10,"warmup":2,"connections":50,"runs":3}'
- *   subject: effect-sessions | express-session-memory | express-session-sqlite | httpapi-floor | node-floor
+ *   subject: effect-sessions | effect-sessions-middleware | express-session-memory | express-session-sqlite |
+ *            httpapi-floor | node-floor
+ *
+ * effect-sessions-middleware is the session middleware in an app's own HttpApi (`middleware-app.mjs`): the session
+ * named by its cookie, as express-session's, on SQLite, no auth.
  *
  * The server runs as a child process, so autocannon does not share its event loop. For each route in order
  * (create, get, touch): one warm-up run of `warmup` seconds, then `runs` measured runs of `duration` seconds with
@@ -84,8 +88,15 @@ const startFloor = (script) => async () => {
   return { ...server, headers: {} }
 }
 
+/** The session middleware in an app's own HttpApi, on a SQLite file in `dir`. */
+const startMiddleware = async (dir) => {
+  const args = [path.join(here, "middleware-app.mjs"), path.join(dir, "sessions.db")]
+  return { ...(await startChild(args, {})), headers: {} }
+}
+
 const SUBJECTS = {
   "effect-sessions": startEffectSessions,
+  "effect-sessions-middleware": startMiddleware,
   "express-session-memory": startExpress("memory"),
   "express-session-sqlite": startExpress("sqlite"),
   "httpapi-floor": startFloor("httpapi-floor.mjs"),
