@@ -1,12 +1,14 @@
+import { HttpServer } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, TestClock } from "effect"
+import { Context, Effect, Fiber, Layer, Logger, LogLevel, TestClock } from "effect"
 import * as Path from "node:path"
 import { maintenance } from "../examples/backup.js"
 import { reply } from "../examples/chat-reply.js"
 import { program } from "../examples/first-sessions.js"
 import { twoNodes } from "../examples/many-nodes.js"
+import * as Plain from "../examples/plain-layers.js"
 import { onCountedMemory, onMemory, onPostgres, onSqlite } from "../examples/swap-store.js"
-import { MemoryStore, SessionManager } from "../src/index.js"
+import { type InvalidConfig, MemoryStore, SessionManager } from "../src/index.js"
 import { freshSchema, testUrl } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
 
@@ -86,4 +88,28 @@ describe("examples", () => {
         events: ["Created", "Updated"]
       })
     })))
+
+  it.scopedLive("plain-layers: each layer built from plain values works, and a bad value fails InvalidConfig", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const onSqlite = yield* Layer.build(Plain.Manager.pipe(Layer.provide(Plain.Sqlite(Path.join(dir, "s.db")))))
+      const sessions = Context.get(onSqlite, SessionManager.SessionManager)
+      expect((yield* sessions.create({ owner: "alice" })).expiresAt).toBeGreaterThan(0)
+      const onPostgres = yield* Layer.build(
+        Plain.Manager.pipe(Layer.provide(Plain.Postgres(testUrl, yield* freshSchema)))
+      )
+      const shared = Context.get(onPostgres, SessionManager.SessionManager)
+      const created = yield* shared.create({ owner: "bob" })
+      expect(created.expiresAt - created.createdAt).toBe(15 * 60_000)
+      const key = { key: Buffer.from("k".repeat(32)), source: { _tag: "Environment" } } as const
+      const served = yield* Layer.build(
+        Plain.Http(key).pipe(Layer.provide(Plain.Manager), Layer.provide(MemoryStore.layer))
+      )
+      const address = Context.get(served, HttpServer.HttpServer).address as HttpServer.TcpAddress
+      const health = yield* Effect.promise(() => fetch(`http://127.0.0.1:${address.port}/healthz`))
+      expect(health.status).toBe(200)
+      const broken = yield* Effect.flip(Layer.build(Plain.Broken))
+      expect(broken).toMatchObject({ _tag: "InvalidConfig" })
+      expect((broken as InvalidConfig).issues.map((issue) => issue.field)).toEqual(["busyTimeout", "maxPendingTouches"])
+    }).pipe(Logger.withMinimumLogLevel(LogLevel.Warning)))
 })
