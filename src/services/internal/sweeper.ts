@@ -2,7 +2,7 @@
  * The sweeper: one sweep (flush, expire due sessions in batches, purge old tombstones, forget idle rate-limit keys,
  * resync the gauges), and the background loop that runs it every `sweepInterval` and survives any failing tick.
  */
-import { Cause, Effect, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect } from "effect"
 import type { SweepReport } from "../SessionManager.js"
 import type { ManagerCore } from "./ManagerCore.js"
 import { metrics } from "./Metrics.js"
@@ -85,20 +85,43 @@ export const sweepOnce = (core: ManagerCore) =>
   })
 
 /**
+ * Runs `tick` now and then every `interval`, from start to start: a tick that runs longer than `interval` is
+ * followed by the next at once, never by several. Each wait is what is left of the interval after the tick, read
+ * from `Clock`, so every turn either waits or follows a tick that took the whole interval. (`Schedule.fixed` instead
+ * aligns to a grid computed in floating point, and on a clock reading fractional milliseconds, as `TestClock` does
+ * once a jittered retry has advanced it, it can find no time left to wait, at every turn, and tick forever at one
+ * instant.)
+ */
+export const startToStart = <E>(interval: Duration.Duration, tick: Effect.Effect<void, E>): Effect.Effect<never, E> => {
+  const every = Duration.toMillis(interval)
+  const turn: Effect.Effect<never, E> = Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    Effect.zipRight(
+      tick,
+      Effect.flatMap(Clock.currentTimeMillis, (end) => {
+        const left = start + every - end
+        return left > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(left)), turn) : turn
+      })
+    ))
+  return turn
+}
+
+/**
  * The sweeper: a sweep now and then one every `sweepInterval` (start to start; a sweep that runs longer than that
  * is followed by the next at once, never by several). A tick that fails or dies is logged and counted, and the next
  * tick runs as planned. Runs until interrupted.
  */
 export const sweepLoop = (core: ManagerCore): Effect.Effect<never> =>
-  sweepOnce(core).pipe(
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.sync(() => {
-        core.sweepEnded(true)
-        core.meter.count(metrics.sweepFailures)
-      }).pipe(Effect.zipRight(Effect.logError("effect-sessions: sweep failed; the next one runs as planned", cause)))
-    ),
-    // From start to start, not from the end of one to the start of the next: a sweep's own time does not delay the
-    // next, so an expiry is recorded at most one interval (and the sweep's time to reach it) after it happens.
-    Effect.repeat(Schedule.fixed(core.config.sweepInterval)),
-    Effect.zipRight(Effect.never)
+  startToStart(
+    core.config.sweepInterval,
+    sweepOnce(core).pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.sync(() => {
+          core.sweepEnded(true)
+          core.meter.count(metrics.sweepFailures)
+        }).pipe(Effect.zipRight(Effect.logError("effect-sessions: sweep failed; the next one runs as planned", cause)))
+      ),
+      // From start to start, not from the end of one to the start of the next: a sweep's own time does not delay
+      // the next, so an expiry is recorded at most one interval (and the sweep's time to reach it) after it happens.
+      Effect.asVoid
+    )
   )
