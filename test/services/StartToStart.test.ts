@@ -6,16 +6,16 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Fiber, TestClock } from "effect"
 import { startToStart } from "../../src/services/internal/sweeper.js"
 
-/** Ticks of `startToStart` at the clock readings each tick begins at; a tick may take `lengths[n]` of clock time. */
-const ticking = (lengths: (n: number, now: number) => number) =>
+/** Ticks of `startToStart` at the clock readings each tick begins at; tick `n` takes `length(n, now)` of clock time. */
+const ticking = (length: (n: number, now: number) => number) =>
   Effect.gen(function*() {
     const starts: Array<number> = []
     const tick = Effect.flatMap(Clock.currentTimeMillis, (now) => {
       starts.push(now)
       // A bound, so that a loop that stops waiting ends the test instead of spinning at one instant.
       if (starts.length > 100) return Effect.dieMessage("ticked more than 100 times")
-      const length = lengths(starts.length, now)
-      return length > 0 ? Effect.sleep(Duration.millis(length)) : Effect.void
+      const took = length(starts.length, now)
+      return took > 0 ? Effect.sleep(Duration.millis(took)) : Effect.void
     })
     const fiber = yield* Effect.fork(startToStart(Duration.seconds(5), tick))
     return { starts, fiber }

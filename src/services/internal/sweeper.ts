@@ -92,7 +92,10 @@ export const sweepOnce = (core: ManagerCore) =>
  * once a jittered retry has advanced it, it can find no time left to wait, at every turn, and tick forever at one
  * instant.)
  */
-export const startToStart = <E>(interval: Duration.Duration, tick: Effect.Effect<void, E>): Effect.Effect<never, E> => {
+export const startToStart = <E>(
+  interval: Duration.Duration,
+  tick: Effect.Effect<unknown, E>
+): Effect.Effect<never, E> => {
   const every = Duration.toMillis(interval)
   const turn: Effect.Effect<never, E> = Effect.flatMap(Clock.currentTimeMillis, (start) =>
     Effect.zipRight(
@@ -107,8 +110,10 @@ export const startToStart = <E>(interval: Duration.Duration, tick: Effect.Effect
 
 /**
  * The sweeper: a sweep now and then one every `sweepInterval` (start to start; a sweep that runs longer than that
- * is followed by the next at once, never by several). A tick that fails or dies is logged and counted, and the next
- * tick runs as planned. Runs until interrupted.
+ * is followed by the next at once, never by several). From start to start, not from the end of one to the start of
+ * the next: a sweep's own time does not delay the next, so an expiry is recorded at most one interval (and the
+ * sweep's time to reach it) after it happens. A tick that fails or dies is logged and counted, and the next tick
+ * runs as planned. Runs until interrupted.
  */
 export const sweepLoop = (core: ManagerCore): Effect.Effect<never> =>
   startToStart(
@@ -119,9 +124,6 @@ export const sweepLoop = (core: ManagerCore): Effect.Effect<never> =>
           core.sweepEnded(true)
           core.meter.count(metrics.sweepFailures)
         }).pipe(Effect.zipRight(Effect.logError("effect-sessions: sweep failed; the next one runs as planned", cause)))
-      ),
-      // From start to start, not from the end of one to the start of the next: a sweep's own time does not delay
-      // the next, so an expiry is recorded at most one interval (and the sweep's time to reach it) after it happens.
-      Effect.asVoid
+      )
     )
   )
